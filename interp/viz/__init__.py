@@ -1,0 +1,1 @@
+"Visualisation: static plots (`interp.viz.plots`), offline interactive views (`interp.viz.views`) and Datashader atlases (`interp.viz.atlas`)."
