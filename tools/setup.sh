@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 export PIP_DISABLE_PIP_VERSION_CHECK=1 MODULAR_TELEMETRY_ENABLED=0
 PY=$(command -v python3.11 || command -v python3)
 [ -x .venv/bin/python ] || { echo "[setup] creating .venv with $PY"; "$PY" -m venv .venv; }
-key=$( { cat requirements.txt constraints.txt pyproject.toml tools/setup.sh; find mojo -type f 2>/dev/null | sort | xargs -r cat; } | sha256sum | cut -c1-16)
+key=$( { cat requirements.txt constraints.txt pyproject.toml tools/setup.sh; find mojo -type f 2>/dev/null | sort | xargs -r cat || true; } | sha256sum | cut -c1-16)
 if [ "$(cat .venv/.setup-key 2>/dev/null)" != "$key" ]; then
   echo "[setup] installing pinned dependencies into .venv (first time: ~3 min)"
   .venv/bin/pip install -q torch==2.13.0
