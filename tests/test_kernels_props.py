@@ -238,3 +238,19 @@ def test_merge_topk_equals_one_shot():
     same_array(m.indices, whole.indices); same_array(m.values, whole.values)
     s = K.column_stats(x[:150]) + K.column_stats(x[150:])
     np.testing.assert_allclose(s.variance(), x.astype(np.float64).var(0), rtol=1e-6)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(x=matrices(max_rows=300, max_cols=40), k=st.integers(1, 12), row_chunk=st.integers(1, 120), col_chunk=st.integers(1, 40))
+def test_dask_blockwise_reductions_equal_one_shot(x, k, row_chunk, col_chunk):
+    import dask.array as da
+    if x.shape[0] == 0 or x.shape[1] == 0: return
+    d = da.from_array(x, chunks=(row_chunk, col_chunk))
+    ref_v, ref_i = reference_topk(x, k)
+    for be in BACKENDS:
+        K.set_backend(be)
+        r = K.topk_dask(d, k)
+        same_array(r.indices, ref_i); same_array(r.values, ref_v)
+        s = K.column_stats_dask(d)
+        same_array(s.count, (~np.isnan(x)).sum(0))
+    with pytest.raises(ValueError, match="2-D Dask array"): K.topk_dask(da.zeros(5), 2)
