@@ -149,8 +149,8 @@ def ik_topk_bf16(x: Int, n_rows: Int, stride: Int, c0: Int, c1: Int, k: Int, row
 # Running statistics: per column count, mean, M2 (sum of squared deviations), min, max.
 # Each block of tile_rows rows is reduced in two cache-resident passes (block mean, then block M2
 # about that mean) and merged into the running state with Chan et al.'s parallel update, which is
-# also how partial results from different workers are merged.
-# Scratch (caller-owned, one entry per column): bsum, bcnt, bm2 (float64).
+# also how partial results from different workers are merged. Accumulators live in registers, one
+# SIMD vector of columns at a time. (bsum, bcnt, bm2 are unused scratch kept for ABI stability.)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -163,73 +163,80 @@ def stats_impl[dt: DType](x_addr: Int, n_rows: Int, stride: Int, c0: Int, c1: In
     var m2 = F64P(unsafe_from_address=m2_addr)
     var mn = F32P(unsafe_from_address=mn_addr)
     var mx = F32P(unsafe_from_address=mx_addr)
-    var bsum = F64P(unsafe_from_address=bsum_addr)
-    var bcnt = F64P(unsafe_from_address=bcnt_addr)
-    var bm2 = F64P(unsafe_from_address=bm2_addr)
     var zero32 = SIMD[DType.float32, W](0.0)
     var one32 = SIMD[DType.float32, W](1.0)
     var pinf = SIMD[DType.float32, W](inf[DType.float32]())
     var ninf = SIMD[DType.float32, W](-inf[DType.float32]())
+    var zero64 = SIMD[DType.float64, W](0.0)
     var r0 = 0
     while r0 < n_rows:
         var r1 = min(r0 + tile_rows, n_rows)
-        for c in range(c0, c1):
-            bsum[unsafe_offset=c] = 0.0
-            bcnt[unsafe_offset=c] = 0.0
-            bm2[unsafe_offset=c] = 0.0
-        # pass 1: sum, count, min, max (row-major, so memory is read sequentially)
-        for r in range(r0, r1):
-            var roff = r * stride
-            var c = c0
-            while c + W <= c1:
-                var v = load_f32[dt](x_addr, roff + c)
+        # one SIMD vector of columns at a time, accumulators in registers; the block of rows is read
+        # twice (sum, then squared deviations about the block mean) while it sits in cache
+        var c = c0
+        while c + W <= c1:
+            var s = zero64
+            var n = zero32
+            var lo = pinf
+            var hi = ninf
+            for r in range(r0, r1):
+                var v = load_f32[dt](x_addr, r * stride + c)
                 var ok = v.eq(v)
-                var vz = ok.select(v, zero32)
-                bsum.unsafe_store(c, bsum.unsafe_load[width=W](c) + vz.cast[DType.float64]())
-                bcnt.unsafe_store(c, bcnt.unsafe_load[width=W](c) + ok.select(one32, zero32).cast[DType.float64]())
-                mn.unsafe_store(c, min(mn.unsafe_load[width=W](c), ok.select(v, pinf)))
-                mx.unsafe_store(c, max(mx.unsafe_load[width=W](c), ok.select(v, ninf)))
-                c += W
-            while c < c1:
-                var s = load1_f32[dt](x_addr, roff + c)
-                if s == s:
-                    bsum[unsafe_offset=c] = bsum[unsafe_offset=c] + Float64(s)
-                    bcnt[unsafe_offset=c] = bcnt[unsafe_offset=c] + 1.0
-                    mn[unsafe_offset=c] = min(mn[unsafe_offset=c], s)
-                    mx[unsafe_offset=c] = max(mx[unsafe_offset=c], s)
-                c += 1
-        # block means (kept in bsum)
-        for c in range(c0, c1):
-            var n = bcnt[unsafe_offset=c]
-            bsum[unsafe_offset=c] = bsum[unsafe_offset=c] / n if n > 0.0 else 0.0
-        # pass 2: M2 about the block mean (the block is still in cache)
-        for r in range(r0, r1):
-            var roff = r * stride
-            var c = c0
-            while c + W <= c1:
-                var v = load_f32[dt](x_addr, roff + c)
+                s += ok.select(v, zero32).cast[DType.float64]()
+                n += ok.select(one32, zero32)
+                lo = min(lo, ok.select(v, pinf))
+                hi = max(hi, ok.select(v, ninf))
+            var nb = n.cast[DType.float64]()
+            var has = nb.gt(zero64)
+            var bmean = has.select(s / max(nb, SIMD[DType.float64, W](1.0)), zero64)
+            var q = zero64
+            for r in range(r0, r1):
+                var v = load_f32[dt](x_addr, r * stride + c)
                 var ok = v.eq(v)
-                var d = ok.select(v, zero32).cast[DType.float64]() - bsum.unsafe_load[width=W](c)
-                d = ok.cast[DType.float64]() * d
-                bm2.unsafe_store(c, bm2.unsafe_load[width=W](c) + d * d)
-                c += W
-            while c < c1:
-                var s = load1_f32[dt](x_addr, roff + c)
-                if s == s:
-                    var d = Float64(s) - bsum[unsafe_offset=c]
-                    bm2[unsafe_offset=c] = bm2[unsafe_offset=c] + d * d
-                c += 1
-        # Chan merge of the block into the running state
-        for c in range(c0, c1):
-            var nb = bcnt[unsafe_offset=c]
-            if nb == 0.0:
-                continue
-            var na = Float64(count[unsafe_offset=c])
-            var n = na + nb
-            var delta = bsum[unsafe_offset=c] - mean[unsafe_offset=c]
-            mean[unsafe_offset=c] = mean[unsafe_offset=c] + delta * (nb / n)
-            m2[unsafe_offset=c] = m2[unsafe_offset=c] + bm2[unsafe_offset=c] + delta * delta * (na * nb / n)
-            count[unsafe_offset=c] = count[unsafe_offset=c] + Int64(Int(nb))
+                var d = ok.select(v.cast[DType.float64]() - bmean, zero64)
+                q += d * d
+            # Chan merge of the block into the running state, lane-wise
+            var na = count.unsafe_load[width=W](c).cast[DType.float64]()
+            var tot = na + nb
+            var safe = max(tot, SIMD[DType.float64, W](1.0))
+            var ma = mean.unsafe_load[width=W](c)
+            var delta = bmean - ma
+            mean.unsafe_store(c, has.select(ma + delta * (nb / safe), ma))
+            var m2a = m2.unsafe_load[width=W](c)
+            m2.unsafe_store(c, has.select(m2a + q + delta * delta * (na * nb / safe), m2a))
+            count.unsafe_store(c, count.unsafe_load[width=W](c) + nb.cast[DType.int64]())
+            mn.unsafe_store(c, min(mn.unsafe_load[width=W](c), lo))
+            mx.unsafe_store(c, max(mx.unsafe_load[width=W](c), hi))
+            c += W
+        while c < c1:  # remaining columns, one at a time
+            var s: Float64 = 0.0
+            var n: Float64 = 0.0
+            var lo = mn[unsafe_offset=c]
+            var hi = mx[unsafe_offset=c]
+            for r in range(r0, r1):
+                var v = load1_f32[dt](x_addr, r * stride + c)
+                if v == v:
+                    s += Float64(v)
+                    n += 1.0
+                    lo = min(lo, v)
+                    hi = max(hi, v)
+            mn[unsafe_offset=c] = lo
+            mx[unsafe_offset=c] = hi
+            if n > 0.0:
+                var bmean = s / n
+                var q: Float64 = 0.0
+                for r in range(r0, r1):
+                    var v = load1_f32[dt](x_addr, r * stride + c)
+                    if v == v:
+                        var d = Float64(v) - bmean
+                        q += d * d
+                var na = Float64(count[unsafe_offset=c])
+                var tot = na + n
+                var delta = bmean - mean[unsafe_offset=c]
+                mean[unsafe_offset=c] = mean[unsafe_offset=c] + delta * (n / tot)
+                m2[unsafe_offset=c] = m2[unsafe_offset=c] + q + delta * delta * (na * n / tot)
+                count[unsafe_offset=c] = count[unsafe_offset=c] + Int64(Int(n))
+            c += 1
         r0 = r1
 
 
