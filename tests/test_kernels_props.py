@@ -5,6 +5,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np, pytest, torch
 from hypothesis import given, settings, strategies as st, HealthCheck
 import interp.kernels as K
+import interp.kernels_scale as KS
 
 MOJO = K._load_mojo() is not None
 needs_mojo = pytest.mark.skipif(not MOJO, reason=f"Mojo kernels not built: {K._state['error']}")
@@ -249,8 +250,8 @@ def test_dask_blockwise_reductions_equal_one_shot(x, k, row_chunk, col_chunk):
     ref_v, ref_i = reference_topk(x, k)
     for be in BACKENDS:
         K.set_backend(be)
-        r = K.topk_dask(d, k)
+        r = KS.topk_dask(d, k)
         same_array(r.indices, ref_i); same_array(r.values, ref_v)
-        s = K.column_stats_dask(d)
+        s = KS.column_stats_dask(d)
         same_array(s.count, (~np.isnan(x)).sum(0))
-    with pytest.raises(ValueError, match="2-D Dask array"): K.topk_dask(da.zeros(5), 2)
+    with pytest.raises(ValueError, match="2-D Dask array"): KS.topk_dask(da.zeros(5), 2)

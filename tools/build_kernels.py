@@ -76,7 +76,7 @@ def main():
     (OUT / "manifest.json").write_text(json.dumps(meta, indent=1))
     if not a.no_tune:
         t0 = time.time()
-        code = ("import json, interp.kernels as K; r = K.autotune(save=True); "
+        code = ("import json, interp.kernels_scale as KS; r = KS.autotune(save=True); "
                 "print(json.dumps({k: r[k] for k in ('topk', 'stats', 'threads')}))")
         r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
         if r.returncode != 0:
