@@ -68,3 +68,9 @@ def test_circuit_layout_and_validation():
     g = nx.DiGraph(); g.add_node("a", layer=0); g.add_node("b", layer=1, label="B"); g.add_edge("a", "b", weight=0.3)
     v = CircuitView.from_networkx(g)
     assert v.edges == [("a", "b", 0.3)] and v.nodes[1]["label"] == "B"
+
+def test_token_result_view():
+    from interp.methods import TokenResult
+    r = TokenResult(np.array([[1.0, 2.0], [3.0, -4.0]]), method="m", meta={"tokens": ["x", "y"]})
+    v = r.view(feature_labels=["a", "b"])
+    assert isinstance(v, TokenView) and v.values.shape == (2, 2) and v.title == "m" and v.signed
