@@ -255,3 +255,29 @@ def test_dask_blockwise_reductions_equal_one_shot(x, k, row_chunk, col_chunk):
         s = KS.column_stats_dask(d)
         same_array(s.count, (~np.isnan(x)).sum(0))
     with pytest.raises(ValueError, match="2-D Dask array"): KS.topk_dask(da.zeros(5), 2)
+
+
+@needs_mojo
+def test_loader_picks_the_portable_library_by_cpu_features(monkeypatch):
+    "On a CPU without the build machine's extensions the x86-64-v3 library loads and agrees exactly."
+    import json
+    meta = json.loads((K._KDIR / "manifest.json").read_text())
+    v3 = [e for e in meta["libs"] if e["target"] == "x86-64-v3"]
+    if not v3: pytest.skip("no x86-64-v3 build in the manifest")
+    x = np.random.default_rng(5).standard_normal((2000, 100)).astype(np.float32).round(1)
+    x[::17, 3] = np.nan
+    native = run("mojo", K.topk_per_column, x, 7)
+    saved = dict(K._state)
+    try:
+        monkeypatch.setattr(K, "_cpu_flags", lambda: set(v3[0]["requires"]) | {"sse2"})
+        K._state.update(loaded=False, lib=None, error=None)
+        info = K.backend_info()
+        assert info["library"] == v3[0]["file"] and info["simd_width"] == 8  # AVX2 code path, not AVX-512
+        port = run("mojo", K.topk_per_column, x, 7)
+        same_array(port.indices, native.indices); same_array(port.values, native.values)
+        monkeypatch.setattr(K, "_cpu_flags", lambda: {"sse2"})  # too old for any build: torch fallback
+        K._state.update(loaded=False, lib=None, error=None, warned=False, choice="auto")
+        with pytest.warns(UserWarning, match="torch fallback"): assert K.backend() == "torch"
+        assert "needs CPU features" in K.backend_info()["mojo_error"]
+    finally:
+        K._state.clear(); K._state.update(saved)
