@@ -281,3 +281,22 @@ def test_loader_picks_the_portable_library_by_cpu_features(monkeypatch):
         assert "needs CPU features" in K.backend_info()["mojo_error"]
     finally:
         K._state.clear(); K._state.update(saved)
+
+
+@needs_mojo
+def test_kernel_calls_release_the_gil():
+    "Python threads keep running while a kernel works (ctypes drops the GIL around each call)."
+    import threading, time
+    x = np.random.default_rng(6).standard_normal((40_000, 768)).astype(np.float32)
+    K.set_backend("mojo")
+    done, ticks = threading.Event(), []
+    def work():
+        K.HistogramAccumulator(64, (-4, 4)).update(x)
+        done.set()
+    t = threading.Thread(target=work); t0 = time.perf_counter(); t.start()
+    while not done.is_set(): ticks.append(time.perf_counter())
+    t.join()
+    elapsed = time.perf_counter() - t0
+    # with the GIL held for the whole call the loop above could not run during it: no tick in any long gap
+    gaps = np.diff([t0, *ticks, time.perf_counter()])
+    assert len(ticks) > 1000 and gaps.max() < 0.5 * elapsed, (len(ticks), gaps.max(), elapsed)
