@@ -300,3 +300,25 @@ def test_kernel_calls_release_the_gil():
     # with the GIL held for the whole call the loop above could not run during it: no tick in any long gap
     gaps = np.diff([t0, *ticks, time.perf_counter()])
     assert len(ticks) > 1000 and gaps.max() < 0.5 * elapsed, (len(ticks), gaps.max(), elapsed)
+
+
+@needs_mojo
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(x=matrices(max_rows=120, max_cols=70), k=st.integers(1, 20), tile_rows=st.sampled_from([1, 3, 16, 1024]),
+       tile_cols=st.sampled_from([1, 16, 17, 48, 1 << 20]))
+def test_every_tile_size_gives_the_same_answer(x, k, tile_rows, tile_cols):
+    "The auto-tuner may pick any tiles: all of them must give the reference answer."
+    ref_v, ref_i = reference_topk(x, k)
+    saved = dict(K._state["tuning"])
+    try:
+        K._state["tuning"]["topk"] = {"tile_rows": tile_rows, "tile_cols": tile_cols}
+        r = run("mojo", K.topk_per_column, x, k)
+    finally:
+        K._state["tuning"].clear(); K._state["tuning"].update(saved)
+    same_array(r.indices, ref_i); same_array(r.values, ref_v)
+    K.set_backend("mojo")
+    s = K.RunningStats.empty(x.shape[1]).update(x, tile_rows=tile_rows)
+    same_array(s.count, (~np.isnan(x)).sum(0))
+    t = K.column_stats(x)
+    fin = np.isfinite(t.mean) & (np.abs(np.where(np.isfinite(x), x, 0)).max(0, initial=0) < 1e20)
+    np.testing.assert_allclose(s.mean[fin], t.mean[fin], rtol=1e-9, atol=1e-9)
