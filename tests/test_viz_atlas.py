@@ -25,8 +25,8 @@ def test_random_projection_is_seeded_and_validates():
     with pytest.raises(ValueError, match="'pca' or 'random'"): fit_projection(A, "umap")
     with pytest.raises(ValueError, match="at least 2 rows"): fit_projection(A[:1])
 
-@settings(max_examples=15, deadline=None)
-@given(st.integers(10, 3000), st.integers(1, 6), st.integers(0, 2**31 - 1))
+@settings(max_examples=12, deadline=None)
+@given(st.integers(10, 3000), st.sampled_from([1, 4]), st.integers(0, 2**31 - 1))   # few k: Numba compiles per category count
 def test_every_point_is_counted(n, k, seed):
     rng = np.random.default_rng(seed)
     x, y = rng.normal(size=n), rng.standard_cauchy(size=n)
@@ -68,6 +68,7 @@ def test_token_classes():
 
 def test_atlas_from_store(tmp_path):
     torch = pytest.importorskip("torch")
+    if os.getloadavg()[0] > (os.cpu_count() or 1): torch.set_num_threads(1)   # busy machine: avoid oversubscription
     from transformers import LlamaConfig, LlamaForCausalLM
     from interp.streaming import build_store
     torch.manual_seed(0)
