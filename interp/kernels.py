@@ -176,7 +176,7 @@ def _select_topk(cols, vals, rows, n_cols: int, k: int):
     return out_v, out_r, np.minimum(np.bincount(cols, minlength=n_cols), k).astype(np.int64)
 
 class TopKAccumulator:
-    "Streaming per-column top-k over blocks of rows fed in order; `result()` gives a `TopK`."
+    "Streaming per-column top-k over blocks of rows fed in order (state: 12·k bytes per column); `result()` gives a `TopK`."
     def __init__(self, k: int,  # entries kept per column (k >= 1)
                  chunk_rows: int = 16384  # rows per step of the torch fallback
                 ):
@@ -256,7 +256,10 @@ def topk_per_column(x,  # activations (rows × columns): NumPy array or CPU tens
                     k: int  # entries per column; k > rows gives all rows
                    ) -> TopK:
     "Largest `k` values of every column and their row indices (ties: lowest row first; NaN skipped)."
-    return TopKAccumulator(k).update(x).result()
+    acc = TopKAccumulator(k)  # validates k
+    n = as_block(x)[2]
+    if 0 < n < acc.k: acc.k = n  # a one-shot call never needs more state than rows (same result)
+    return acc.update(x).result()
 
 def merge_topk(a: TopK, b: TopK,  # partial results over disjoint rows (global row indices)
                k: int | None = None  # entries to keep (default: the larger of the two)
