@@ -1,0 +1,82 @@
+"Tests for the grokking paper module: exact fast path, deterministic training, checkpoints, causal frequency edits."
+import json, math, os
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import importlib.resources as r
+import pytest, torch
+from hypothesis import given, settings, strategies as st
+from interp.methods.grokking import (make_toy, tabulated_forward, logit_table, train_grokking, save_toy, load_toy,
+                                     modular_addition_data, training_split, run_with_frequencies, FourierCircuit)
+from interp.fourier import table_accuracy, progress_measures
+
+SHIPPED = r.files("interp") / "data" / "grokking_p113.safetensors"
+
+@settings(max_examples=10, deadline=None)
+@given(p=st.sampled_from([5, 7, 11, 13]), seed=st.integers(0, 10_000))
+def test_tabulated_forward_is_the_model(p, seed):
+    m = make_toy(p, d_model=16, n_heads=2, d_mlp=24).init_weights(torch.Generator().manual_seed(seed))
+    toks, _, _, _ = modular_addition_data(p, 0.5)
+    with torch.no_grad():
+        ref = m(toks)[:, -1]
+        got, acts = tabulated_forward(m, toks[:, 0], toks[:, 1])
+    assert torch.allclose(ref, got, atol=1e-5, rtol=1e-5)
+    fast, fa = logit_table(m); slow, sa = logit_table(m, fast=False)
+    assert torch.allclose(fast, slow, atol=1e-5) and torch.allclose(fa, sa, atol=1e-5)
+
+def test_training_is_deterministic_and_fast_path_matches_slow():
+    kw = dict(p=11, n_steps=6, log_every=2, measure_every=0, snapshot_every=0, stop_test_loss=None)
+    a = train_grokking(model=make_toy(11, 16, 2, 24), **kw)
+    b = train_grokking(model=make_toy(11, 16, 2, 24), **kw)
+    c = train_grokking(model=make_toy(11, 16, 2, 24), fast=False, **kw)
+    assert a.history == b.history
+    assert a.history["train_loss"] == pytest.approx(c.history["train_loss"], rel=1e-4)
+    assert a.history["train_loss"][-1] < a.history["train_loss"][0]
+
+def test_grokfast_changes_the_update():
+    kw = dict(p=11, n_steps=4, log_every=1, measure_every=0, snapshot_every=0, stop_test_loss=None)
+    a = train_grokking(model=make_toy(11, 16, 2, 24), **kw)
+    b = train_grokking(model=make_toy(11, 16, 2, 24), grokfast=(0.98, 2.0), **kw)
+    assert a.history["train_loss"][0] == b.history["train_loss"][0]  # same start
+    assert a.history["train_loss"][-1] != b.history["train_loss"][-1]
+
+def test_streams_and_snapshots():
+    from interp.bus import ActivationBus
+    seen = {}
+    with ActivationBus() as bus:
+        bus.subscribe(lambda e: seen.setdefault(e.topic, []).append(e.step), topics="metrics.*")
+        run = train_grokking(p=13, n_steps=4, log_every=2, measure_every=2, snapshot_every=2, stop_test_loss=None, bus=bus,
+                             model=make_toy(13, 16, 2, 24))
+    assert seen["metrics.test_loss"] == [0, 2, 4] and seen["metrics.excluded_loss"] == [0, 2, 4]
+    assert sorted(run.snapshots) == [0, 2, 4]
+
+def test_checkpoint_roundtrip(tmp_path):
+    m = make_toy(7, 16, 2, 24).init_weights(torch.Generator().manual_seed(3))
+    path = save_toy(m, tmp_path / "t.safetensors", note="unit", steps=0)
+    m2, prov = load_toy(path)
+    assert prov == {"note": "unit", "steps": 0}
+    toks = modular_addition_data(7, 0.5)[0]
+    with torch.no_grad(): assert torch.equal(m(toks), m2(toks))
+    with pytest.raises(FileNotFoundError, match="train_grokking"): load_toy(tmp_path / "missing.safetensors")
+
+def test_untrained_model_has_no_circuit():
+    with pytest.raises(ValueError, match="not learned"):
+        FourierCircuit().discover(make_toy(13, 16, 2, 24))
+
+def test_frequency_edit_leaves_no_hooks():
+    m = make_toy(11, 16, 2, 24)
+    run_with_frequencies(m, [1, 2], keep=True)
+    assert all(not mod._forward_hooks and not mod._forward_pre_hooks for mod in m.modules())
+
+def test_data_errors_are_clear():
+    with pytest.raises(ValueError, match="frac_train"): modular_addition_data(7, 1.5)
+    with pytest.raises(ValueError, match="make_toy"): train_grokking(model=make_toy(7, 16, 2, 24), p=11, n_steps=1)
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped grokking checkpoint")
+def test_shipped_checkpoint_is_grokked_and_matches_its_provenance():
+    model, prov = load_toy(str(SHIPPED))
+    mask = training_split(prov["p"], prov["frac_train"], prov["seed"])
+    table, _ = logit_table(model)
+    pm = progress_measures(table, mask, prov["key_freqs"])
+    assert pm["test_acc"] >= 0.99 and pm["test_acc"] == pytest.approx(prov["test_acc"], abs=1e-6)
+    assert pm["train_acc"] == pytest.approx(prov["train_acc"], abs=1e-6)
+    assert FourierCircuit().discover(model, mask).data["key_freqs"] == prov["key_freqs"]
+    assert table_accuracy(run_with_frequencies(model, prov["key_freqs"], keep=False)) < 0.1
