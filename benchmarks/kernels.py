@@ -12,10 +12,14 @@ import numpy as np, torch
 import interp.kernels as K
 
 
-def best(fn, reps):
+CPU = {}  # process CPU time of each method's fastest run: steadier than wall time on a shared machine
+
+
+def best(fn, reps, name=None):
     out, t_best = None, float("inf")
     for _ in range(reps):
-        t = time.perf_counter(); out = fn(); t_best = min(t_best, time.perf_counter() - t)
+        c, t = time.process_time(), time.perf_counter(); out = fn(); t = time.perf_counter() - t
+        if t < t_best: t_best, CPU[name] = t, time.process_time() - c
     return t_best, out
 
 
@@ -58,15 +62,15 @@ def main():
     x = np.random.default_rng(0).standard_normal((rows, a.cols)).astype(np.float32)
     mojo = K._load_mojo() is not None
     times, results = {}, {}
-    times["floor: numpy X.max(axis=0)"], _ = best(lambda: x.max(axis=0), reps)
+    times["floor: numpy X.max(axis=0)"], _ = best(lambda: x.max(axis=0), reps, "floor: numpy X.max(axis=0)")
     if mojo:
         K.set_backend("mojo")
-        times["mojo: interp.kernels"], results["mojo"] = best(lambda: K.topk_per_column(x, a.k), reps)
+        times["mojo: interp.kernels"], results["mojo"] = best(lambda: K.topk_per_column(x, a.k), reps, "mojo: interp.kernels")
     K.set_backend("torch")
-    times["torch: streaming threshold (interp fallback)"], results["torch_stream"] = best(lambda: K.topk_per_column(x, a.k), reps)
+    times["torch: streaming threshold (interp fallback)"], results["torch_stream"] = best(lambda: K.topk_per_column(x, a.k), reps, "torch: streaming threshold (interp fallback)")
     K.set_backend("auto")
-    times["torch: chunked topk + merge"], results["torch_chunk"] = best(lambda: torch_chunked_topk(x, a.k), reps)
-    times["numpy: chunked argpartition + merge"], results["numpy"] = best(lambda: numpy_chunked_topk(x, a.k), reps)
+    times["torch: chunked topk + merge"], results["torch_chunk"] = best(lambda: torch_chunked_topk(x, a.k), reps, "torch: chunked topk + merge")
+    times["numpy: chunked argpartition + merge"], results["numpy"] = best(lambda: numpy_chunked_topk(x, a.k), reps, "numpy: chunked argpartition + merge")
 
     # every method must find the same values (random normal data: ties are vanishingly rare)
     ref = results["torch_stream"].values
@@ -81,10 +85,10 @@ def main():
     extra = {}
     if mojo:
         K.set_backend("mojo")
-        extra["stats: mojo column_stats"], _ = best(lambda: K.column_stats(x), reps)
-        extra["hist: mojo 64 bins"], _ = best(lambda: K.histogram_per_column(x, 64, (-4, 4)), reps)
+        extra["stats: mojo column_stats"], _ = best(lambda: K.column_stats(x), reps, "stats: mojo column_stats")
+        extra["hist: mojo 64 bins"], _ = best(lambda: K.histogram_per_column(x, 64, (-4, 4)), reps, "hist: mojo 64 bins")
         K.set_backend("auto")
-    extra["stats: numpy mean/var/min/max"], _ = best(lambda: (x.mean(0), x.var(0), x.min(0), x.max(0)), reps)
+    extra["stats: numpy mean/var/min/max"], _ = best(lambda: (x.mean(0), x.var(0), x.min(0), x.max(0)), reps, "stats: numpy mean/var/min/max")
     floor = times["floor: numpy X.max(axis=0)"]
     t_torch = min(times["torch: streaming threshold (interp fallback)"], times["torch: chunked topk + merge"])
     t_numpy = times["numpy: chunked argpartition + merge"]
@@ -92,18 +96,19 @@ def main():
     gb = x.nbytes / 1e9
     print(f"per-column top-{a.k} of a {rows} × {a.cols} float32 matrix ({gb:.2f} GB), best of {reps}; "
           f"threads={K._n_threads()}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"{'method':48s} {'time (ms)':>10s} {'GB/s':>7s} {'× floor':>8s}")
+    print(f"{'method':48s} {'time (ms)':>10s} {'GB/s':>7s} {'× floor':>8s} {'CPU (ms)':>9s}")
     for name, t in times.items():
-        print(f"{name:48s} {t * 1e3:10.1f} {gb / t:7.2f} {t / floor:8.2f}")
+        print(f"{name:48s} {t * 1e3:10.1f} {gb / t:7.2f} {t / floor:8.2f} {CPU[name] * 1e3:9.1f}")
     print("other kernels (context):")
     for name, t in extra.items():
-        print(f"{name:48s} {t * 1e3:10.1f} {gb / t:7.2f} {t / floor:8.2f}")
+        print(f"{name:48s} {t * 1e3:10.1f} {gb / t:7.2f} {t / floor:8.2f} {CPU[name] * 1e3:9.1f}")
     out = {"backend": "mojo" if mojo else "torch",
            "mojo_vs_floor": round(t_mojo / floor, 3) if t_mojo else None,
            "mojo_speedup_vs_torch": round(t_torch / t_mojo, 2) if t_mojo else None,
            "mojo_speedup_vs_numpy": round(t_numpy / t_mojo, 2) if t_mojo else None,
            "shape": [rows, a.cols], "k": a.k, "reps": reps, "threads": K._n_threads(),
            "times_s": {n: round(t, 5) for n, t in {**times, **extra}.items()},
+           "cpu_s": {n: round(t, 5) for n, t in CPU.items()},
            "load_average": round(os.getloadavg()[0], 2)}
     print(json.dumps(out))
 
