@@ -221,10 +221,6 @@ class TopKAccumulator:
             # while columns are open a short chunk suffices to raise their thresholds cheaply
             ch = xt[s:s + (max(32 * self.k, 1024) if any_open else self.chunk_rows)]
             mask = ch > thr
-            if not any_open and int(mask.sum()) > 4 * self.k * ch.shape[1]:
-                # thresholds still low: keep only the chunk's own k best (ties included) per column
-                kth = torch.topk(torch.where(mask, ch, -torch.inf), min(self.k, ch.shape[0]), dim=0).values[-1]
-                mask &= ch >= kth
             if any_open:  # open columns: the chunk's own k best (ties included) are candidates
                 every = bool(is_open.all())
                 sub = ch if every else ch[:, is_open]
@@ -233,6 +229,10 @@ class TopKAccumulator:
                 if every: mask = valid & (sub >= kth)
                 else: mask[:, is_open] = valid & (sub >= kth)
             r, cidx = mask.nonzero(as_tuple=True)
+            if not any_open and len(r) > 4 * self.k * ch.shape[1]:
+                # thresholds still low: keep only the chunk's own k best (ties included) per column
+                kth = torch.topk(torch.where(mask, ch, -torch.inf), min(self.k, ch.shape[0]), dim=0).values[-1]
+                r, cidx = (mask & (ch >= kth)).nonzero(as_tuple=True)
             s += ch.shape[0]
             if len(r) == 0: continue
             state = np.arange(self.k)[None, :] < self.filled[:, None]
