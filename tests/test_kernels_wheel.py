@@ -17,7 +17,8 @@ def run(cmd, **kw):
 
 
 def test_wheel_ships_kernels_and_runs_mojo_in_a_fresh_venv(tmp_path):
-    run([sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path / "dist")], cwd=ROOT)
+    # --no-isolation: build with this venv's setuptools, so no package index is needed for the build itself
+    run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path / "dist")], cwd=ROOT)
     wheel, = (tmp_path / "dist").glob("interp-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "interp/_kernels/manifest.json" in names
