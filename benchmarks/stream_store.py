@@ -1,12 +1,13 @@
 """Streams and activation store benchmark (issue 6), every figure against its anchor in the same run.
 
 1. forward alone vs forward + streaming every residual site (resid_post of all blocks) through the bus to the store
-   -> stream_overhead_ratio (time with streaming / time without);
+   -> stream_overhead_ratio (wall time with streaming / without) and stream_cpu_ratio (process CPU time, all threads,
+   which stays meaningful when other jobs load the machine);
 2. store write throughput (bus -> StoreWriter -> safetensors shards, fsync + atomic rename) vs a raw sequential
    `dd`-like write of the same number of bytes to the same folder with one fsync -> store_write_vs_raw;
 3. peak RSS of a store build over a corpus 1x and 4x the size, each in a fresh process -> rss_growth_4x.
 
-Usage: python benchmarks/stream_store.py [--quick] [--model smollm2|tiny] [--dir DIR]
+Usage: python benchmarks/stream_store.py [--quick] [--model smollm2|tiny] [--threads 1] [--dir DIR]
 Last line: one JSON object.
 """
 import argparse, json, os, resource, shutil, subprocess, sys, tempfile, time
@@ -56,6 +57,12 @@ def time_stream(model, tok, texts, sites, ctx_len, batch_size, folder):
     t0 = time.perf_counter()
     store = build_store(model, tok, texts, folder, sites, ctx_len=ctx_len, batch_size=batch_size, progress=False)
     return time.perf_counter() - t0, store
+
+
+def cpu_s() -> float:
+    "CPU seconds used by this process, all threads (robust to other load on the machine, unlike wall time)."
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def write_throughput(folder, total_bytes, width=576 * 30, rows_per_step=1024):
@@ -127,9 +134,12 @@ def main():
     ap.add_argument("--docs", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--mult", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--ctx-len", type=int, default=128); ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1: the second core is left to the "
+                    "bus and the writer, and 2 OpenMP threads spin badly when other jobs share the 2 cores)")
     args = ap.parse_args()
-    if args.rss_child: return rss_child(args)
     import torch
+    torch.set_num_threads(args.threads)
+    if args.rss_child: return rss_child(args)
     n_docs = 4 if args.quick else 60
     rss_docs = 2 if args.quick else 16
     reps = 2 if args.quick else 3
@@ -140,10 +150,11 @@ def main():
         sites = resid_sites(model)
         texts = corpus(n_docs)
         time_forward(model, tok, texts[:1], sites, args.ctx_len, args.batch_size)  # warm-up
-        fwd, stream = [], []
+        fwd, stream, fwd_cpu, stream_cpu = [], [], [], []
         for r in range(reps):  # interleaved repetitions, best of each: other load on the machine drifts
-            t, n_tok = time_forward(model, tok, texts, sites, args.ctx_len, args.batch_size); fwd.append(t)
-            t, store = time_stream(model, tok, texts, sites, args.ctx_len, args.batch_size, work / f"stream{r}"); stream.append(t)
+            c0 = cpu_s(); t, n_tok = time_forward(model, tok, texts, sites, args.ctx_len, args.batch_size); fwd.append(t); fwd_cpu.append(cpu_s() - c0)
+            c0 = cpu_s(); t, store = time_stream(model, tok, texts, sites, args.ctx_len, args.batch_size, work / f"stream{r}")
+            stream.append(t); stream_cpu.append(cpu_s() - c0)
             assert store.n_tokens == n_tok
             stream_bytes = store.nbytes
             shutil.rmtree(work / f"stream{r}")
@@ -154,7 +165,7 @@ def main():
         rss = {}
         for mult in (1, 4):
             out = subprocess.run([sys.executable, __file__, "--rss-child", "--model", args.model, "--docs", str(rss_docs), "--mult", str(mult),
-                                  "--ctx-len", str(args.ctx_len), "--batch-size", str(args.batch_size)] + (["--dir", args.dir] if args.dir else []),
+                                  "--ctx-len", str(args.ctx_len), "--batch-size", str(args.batch_size), "--threads", str(args.threads)] + (["--dir", args.dir] if args.dir else []),
                                  capture_output=True, text=True)
             if out.returncode: raise RuntimeError(out.stderr[-3000:])
             rss[mult] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -162,6 +173,7 @@ def main():
     res = dict(
         model=args.model, quick=args.quick, torch_threads=torch.get_num_threads(), sites=len(sites), tokens=n_tok,
         forward_s=round(fwd_s, 3), forward_plus_stream_s=round(stream_s, 3), stream_overhead_ratio=round(stream_s / fwd_s, 3),
+        forward_cpu_s=round(min(fwd_cpu), 3), forward_plus_stream_cpu_s=round(min(stream_cpu), 3), stream_cpu_ratio=round(min(stream_cpu) / min(fwd_cpu), 3),
         streamed_mb=round(stream_bytes / 1e6, 1), stream_store_mb_s=round(stream_bytes / 1e6 / stream_s, 1),
         write_mb=round(wbytes / 1e6, 1), store_write_mb_s=round(wbytes / 1e6 / store_w_s, 1), raw_write_mb_s=round(wbytes / 1e6 / raw_w_s, 1),
         store_write_vs_raw=round(raw_w_s / store_w_s, 3),
@@ -171,6 +183,7 @@ def main():
         rss_growth_4x=round(rss[4]["peak_rss"] / rss[1]["peak_rss"], 3))
     rows = [("forward alone (anchor)", f"{res['forward_s']:.2f} s", f"{n_tok} tokens, {len(sites)} resid sites"),
             ("forward + stream to store", f"{res['forward_plus_stream_s']:.2f} s", f"ratio {res['stream_overhead_ratio']:.2f}x, {res['streamed_mb']} MB"),
+            ("CPU time: forward vs + stream", f"{res['forward_cpu_s']:.1f} s", f"vs {res['forward_plus_stream_cpu_s']:.1f} s, ratio {res['stream_cpu_ratio']:.2f}x (all threads)"),
             ("raw sequential write (anchor)", f"{res['raw_write_mb_s']} MB/s", f"{res['write_mb']} MB, one fsync"),
             ("store write (bus+shards)", f"{res['store_write_mb_s']} MB/s", f"ratio {res['store_write_vs_raw']:.2f}x raw"),
             ("peak RSS, corpus 1x", f"{res['rss_1x_mb']} MiB", f"{res['rss_tokens_1x']} tokens (RSS {res['rss_base_mb']} MiB before the build)"),
