@@ -65,7 +65,7 @@ def cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def write_throughput(folder, total_bytes, width=576 * 30, rows_per_step=1024):
+def write_throughput(folder, total_bytes, width=576 * 30, rows_per_step=256):
     "Store path without a model: prepared steps published to a StoreWriter; vs raw sequential write of the same bytes."
     import numpy as np, torch
     from interp.bus import ActivationBus
@@ -140,10 +140,10 @@ def main():
     import torch
     torch.set_num_threads(args.threads)
     if args.rss_child: return rss_child(args)
-    n_docs = 4 if args.quick else 60
+    n_docs = 3 if args.quick else 60
     rss_docs = 2 if args.quick else 16
     reps = 2 if args.quick else 3
-    write_mb = 256 if args.quick else 1024
+    write_mb = 128 if args.quick else 1024
     work = Path(tempfile.mkdtemp(dir=args.dir))
     try:
         model, tok = load_model(args.model)
@@ -162,13 +162,15 @@ def main():
         writes = [write_throughput(work, write_mb << 20) for _ in range(reps + 1)]
         wbytes = writes[0][0]
         store_w_s, raw_w_s = min(w[1] for w in writes), min(w[2] for w in writes)
-        rss = {}
-        for mult in (1, 4):
-            out = subprocess.run([sys.executable, __file__, "--rss-child", "--model", args.model, "--docs", str(rss_docs), "--mult", str(mult),
-                                  "--ctx-len", str(args.ctx_len), "--batch-size", str(args.batch_size), "--threads", str(args.threads)] + (["--dir", args.dir] if args.dir else []),
-                                 capture_output=True, text=True)
-            if out.returncode: raise RuntimeError(out.stderr[-3000:])
-            rss[mult] = json.loads(out.stdout.strip().splitlines()[-1])
+        rss, procs = {}, {}
+        for mult in (1, 4):  # fresh processes, run side by side (each measures only its own peak)
+            procs[mult] = subprocess.Popen([sys.executable, __file__, "--rss-child", "--model", args.model, "--docs", str(rss_docs), "--mult", str(mult),
+                                            "--ctx-len", str(args.ctx_len), "--batch-size", str(args.batch_size), "--threads", str(args.threads)]
+                                           + (["--dir", args.dir] if args.dir else []), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for mult, proc in procs.items():
+            out, err = proc.communicate()
+            if proc.returncode: raise RuntimeError(err[-3000:])
+            rss[mult] = json.loads(out.strip().splitlines()[-1])
     finally: shutil.rmtree(work, ignore_errors=True)
     res = dict(
         model=args.model, quick=args.quick, torch_threads=torch.get_num_threads(), sites=len(sites), tokens=n_tok,
