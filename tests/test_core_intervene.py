@@ -73,8 +73,6 @@ def test_toy_pattern_is_writable_and_gqa_rules():
     with intervene(toy, Replace("blocks.0.attn.pattern", uniform)):
         c = ActivationsExtractor(toy, "blocks.0.attn.pattern").extract(IDS)
     torch.testing.assert_close(c["blocks.0.attn.pattern"][0, 0, 2], torch.tensor([1/3, 1/3, 1/3, 0, 0, 0, 0]))
-    with pytest.raises(ValueError, match="read-only"):
-        run_with_interventions(MODELS["gpt2"], Ablate("blocks.0.attn.pattern"), IDS)
     with pytest.raises(ValueError, match="whole groups"):
         run_with_interventions(MODELS["llama"], Ablate("blocks.0.attn.v", heads=[1, 2]), IDS)
     # a Replace that breaks GQA sharing is caught during the forward, and nothing is left behind
@@ -87,9 +85,26 @@ def test_toy_pattern_is_writable_and_gqa_rules():
 
 class Boom(Exception): pass
 
+@pytest.mark.parametrize("name", ["gpt2", "llama", "neox"])
+def test_hf_pattern_edits(name):
+    "Pattern edits on HF models: an identity edit equals eager attention; zeroing a head's pattern equals zeroing its z."
+    m = MODELS[name]
+    eager = ActivationsExtractor(m, ["blocks.1.attn.pattern", "logits"]).extract(IDS)   # capturing the pattern runs eager
+    same = run_with_interventions(m, Replace("blocks.1.attn.pattern", lambda p: p.clone()), IDS).logits
+    assert torch.equal(same, eager["logits"])
+    pat0 = run_with_interventions(m, Ablate("blocks.1.attn.pattern", heads=2), IDS).logits
+    z0 = run_with_interventions(m, Ablate("blocks.1.attn.z", heads=2), IDS).logits
+    torch.testing.assert_close(pat0, z0, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(pat0, BASE[name]["out"], atol=1e-4)
+    with intervene(m, Patch("blocks.1.attn.pattern", eager, positions=[3, 4])):
+        c = ActivationsExtractor(m, "blocks.1.attn.pattern").extract(IDS)
+    torch.testing.assert_close(c["blocks.1.attn.pattern"], eager["blocks.1.attn.pattern"], rtol=0, atol=0)
+    assert_restored(name)
+
 def _writable(name):
     m = MODELS[name]
-    return [s for s in list_sites(m) if resolve_site(m, s).writable and not s.endswith(("attn.k", "attn.v"))]
+    return [s for s in list_sites(m) if (resolve_site(m, s).writable or s.endswith("attn.pattern"))
+            and not s.endswith(("attn.k", "attn.v"))]
 
 WRITABLE = {n: _writable(n) for n in MODELS}
 
