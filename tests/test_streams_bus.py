@@ -147,3 +147,14 @@ def test_live_plot_draws_and_throttles():
     assert len(live.series["metrics.loss"]) == 100
     assert 2 <= live.draws <= 3  # first event, (maybe) one more, and the final draw at close
     assert live._repr_png_()[:4] == b"\x89PNG"
+
+
+def test_subscriber_may_publish_derived_events_until_close():
+    "A subscriber that republishes (a derived metric) never hits a closed bus: close drains the cascade first."
+    for _ in range(20):
+        derived = []
+        with ActivationBus(policy="drop_oldest", maxsize=64) as bus:
+            bus.subscribe(lambda ev: derived.append(ev.data), topics="derived")
+            bus.subscribe(lambda ev: (time.sleep(0.002), bus.publish("derived", ev.data * 2)), topics="raw", maxsize=2)
+            for i in range(5): bus.publish("raw", torch.tensor(float(i)))
+        assert len(derived) >= 1 and derived[-1].item() == 8.0
