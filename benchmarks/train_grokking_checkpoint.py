@@ -15,6 +15,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--steps", type=int, default=30_000)
 ap.add_argument("--lr", type=float, default=1e-3)
+ap.add_argument("--every", type=int, default=100, help="steps between progress measures and weight snapshots")
 ap.add_argument("--grokfast", type=float, nargs=2, default=None, metavar=("ALPHA", "LAMB"))
 ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "interp" / "data" / "grokking_p113"))
 args = ap.parse_args()
@@ -27,7 +28,7 @@ def checkpoint(step, model, hist):  # keep a resumable picture of the run while 
         save_toy(model, str(out) + ".partial.safetensors", step=step, note="partial: run still in progress")
         Path(str(out) + ".partial.json").write_text(json.dumps(hist))
 
-run = train_grokking(n_steps=args.steps, lr=args.lr, grokfast=args.grokfast, seed=0, progress=True, on_log=checkpoint)
+run = train_grokking(n_steps=args.steps, lr=args.lr, grokfast=args.grokfast, seed=0, measure_every=args.every, snapshot_every=args.every, progress=True, on_log=checkpoint)
 try: keys, key_source = FourierCircuit().discover(run.model, run.train_mask).data["key_freqs"], "neuron clusters"
 except ValueError:  # not grokked (e.g. a smoke run with few steps): fall back to the embedding's 5 largest frequencies
     keys, key_source = _live_key_freqs(run.model), "embedding top-5 (no neuron clusters)"
