@@ -399,7 +399,11 @@ class InterpretationMethod:
         if cls.needs_fit and verb in cls.__dict__: setattr(cls, verb, _requires_fit(cls.__dict__[verb]))
         key = cls.name or _snake(cls.__name__)
         old = _REGISTRY.get(key)
-        if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+        # a notebook re-running the cell that defines an exported class (module __main__) replaces it; only a
+        # different class claiming the same name is an error
+        same = old is not None and old.__qualname__ == cls.__qualname__ and (
+            old.__module__ == cls.__module__ or "__main__" in (old.__module__, cls.__module__))
+        if old is not None and not same:
             raise TypeError(f"a technique named {key!r} is already registered ({old.__module__}.{old.__qualname__}); "
                             f"set a distinct `name` class attribute")
         _REGISTRY[key] = cls  # re-defining the same class (re-running a notebook cell) replaces it
