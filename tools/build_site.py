@@ -72,7 +72,8 @@ def _prepare(nb_path: Path):
     NBProcessor(nb=nb, procs=[add_show_docs], rm_directives=False).process()
     nb.cells = [c for c in nb.cells if not (c.cell_type == "code" and "nbdev_export()" in c.source)]
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), 0)
-    nb.cells.insert(first_code + 1, mk_cell("#| hide\nfrom nbdev.showdoc import show_doc"))
+    nb.cells.insert(first_code + 1, mk_cell("#| hide\nfrom nbdev.showdoc import show_doc\n"
+                                          "from typing import Any, Callable, ClassVar, Optional, Union  # show_doc evaluates inherited string annotations here"))
     for c in nb.cells:
         if c.cell_type == "code" and re.search(r"^\s*#\|\s*eval:\s*false", c.source, re.M):
             c.setdefault("metadata", {}).setdefault("tags", []).append("skip-execution")
