@@ -8,7 +8,10 @@ from interp.sites import list_sites, model_info
 from test_core_extract import make_gpt2, make_llama, make_neox, IDS
 
 bridge_mod = pytest.importorskip("transformer_lens.model_bridge")
-torch.set_grad_enabled(False)
+@pytest.fixture(autouse=True, scope="module")
+def _no_grad():
+    "These tests only read and edit activations: no autograd, scoped to this module."
+    with torch.no_grad(): yield
 
 @pytest.fixture(scope="module")
 def tokenizer():

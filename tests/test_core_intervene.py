@@ -8,7 +8,10 @@ from interp.intervene import Ablate, AddVector, Patch, Replace, intervene, run_w
 from interp.sites import list_sites, resolve_site, model_info
 from test_core_extract import make_gpt2, make_llama, make_neox, make_toy, IDS
 
-torch.set_grad_enabled(False)
+@pytest.fixture(autouse=True, scope="module")
+def _no_grad():
+    "These tests only read and edit activations: no autograd, scoped to this module."
+    with torch.no_grad(): yield
 MODELS = {"gpt2": make_gpt2(), "llama": make_llama(), "neox": make_neox(), "toy": make_toy()}
 BASE = {}
 for name, m in MODELS.items():

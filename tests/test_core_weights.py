@@ -7,7 +7,10 @@ from interp.sites import list_sites, model_info
 from interp import weights as W
 from test_core_extract import make_gpt2, make_llama, make_neox, IDS
 
-torch.set_grad_enabled(False)
+@pytest.fixture(autouse=True, scope="module")
+def _no_grad():
+    "These tests only read and edit activations: no autograd, scoped to this module."
+    with torch.no_grad(): yield
 
 def make_toy():
     toys = pytest.importorskip("interp.toys")

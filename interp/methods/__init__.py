@@ -114,7 +114,9 @@ def to_jsonable(obj):
     if obj is None or isinstance(obj, (bool, str)): return obj
     if isinstance(obj, int) and not isinstance(obj, bool): return int(obj)
     if isinstance(obj, float):
-        return obj if np.isfinite(obj) else {"__float__": repr(obj)}
+        if np.isfinite(obj): return obj
+        # NaN payload bits survive too: `float('nan')` is not the only NaN
+        return {"__float__": repr(obj), "bits": np.float64(obj).tobytes().hex()} if obj != obj else {"__float__": repr(obj)}
     if isinstance(obj, np.generic):
         return {"__npscalar__": _enc_array(np.asarray(obj))}
     if isinstance(obj, np.ndarray): return _enc_array(obj)
@@ -147,7 +149,7 @@ def from_jsonable(obj):
     if isinstance(obj, list): return [from_jsonable(x) for x in obj]
     if not isinstance(obj, dict): return obj
     if "__ndarray__" in obj: return _dec_array(obj)
-    if "__float__" in obj: return float(obj["__float__"])
+    if "__float__" in obj: return float(np.frombuffer(bytes.fromhex(obj["bits"]), np.float64)[0]) if "bits" in obj else float(obj["__float__"])
     if "__npscalar__" in obj: return _dec_array(obj["__npscalar__"])[()]
     if "__tensor__" in obj:
         import torch
