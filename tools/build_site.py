@@ -96,8 +96,6 @@ def execute(rel: str, quick: bool, force: bool) -> tuple[str, float, bool]:
     tmp = out.with_suffix(".prepared.ipynb")
     write_nb(_prepare(src), tmp)
     nb = nbformat.read(tmp, as_version=4)
-    env_quick = "1" if quick else "0"
-    os.environ["INTERP_QUICK"] = env_quick  # inherited by the kernel process
     client = NotebookClient(nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(src.parent)}},
                             allow_errors=False, record_timing=False)
     t0 = time.time()
@@ -179,6 +177,10 @@ def build(out: Path, quick: bool, jobs: int, force: bool) -> Path:
     cfg = meta["tool"]["nbdev"]
     repo = cfg["git_url"].split("github.com/")[-1]
     colab_base = f"https://colab.research.google.com/github/{repo}/blob/{cfg.get('branch', 'main')}/nbs"
+    os.environ["INTERP_QUICK"] = "1" if quick else "0"  # inherited by every kernel process
+    # `jobs` kernels share the cores: give each its slice, or torch's thread pools oversubscribe and crawl
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, str(max(1, (os.cpu_count() or 1) // jobs)))
     print(f"Executing {len(rels)} notebooks ({'quick' if quick else 'full'} workloads, {jobs} at a time)...", flush=True)
     t0 = time.time()
     with ThreadPoolExecutor(jobs) as ex:

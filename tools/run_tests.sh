@@ -17,7 +17,8 @@ if [ "$before" != "$after" ]; then
   diff <(echo "$before") <(echo "$after") | grep '^>' | awk '{print "   changed: "$3}'
   echo "FAIL: interp/ or README.md did not match the notebooks. Run \`.venv/bin/nbdev-export && .venv/bin/python tools/readme.py\` and commit the result."; exit 1; fi
 echo "== 3/5 nbdev-test (every notebook, INTERP_QUICK=1)"
-$B/nbdev-test --n-workers 2 --timing
+# two workers on two cores: one torch thread each, or their thread pools oversubscribe the CPU
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1} $B/nbdev-test --n-workers 2 --timing
 echo "== 4/5 quick site build into _build/site-test"
 $B/python tools/build_site.py --quick --out _build/site-test
 echo "== 5/5 pytest (unit, property, fault-injection and browser checks)"
