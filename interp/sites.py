@@ -325,8 +325,9 @@ def _bridge(model):
     for name in GLOBAL_SITES_FIRST: add(name, inv_g[name])
     inv_b = {v: k for k, v in _TL_BLOCK.items()}
     for i in range(L):
-        for suf in BLOCK_SITES: add(f"blocks.{i}.{suf}", f"blocks.{i}.{inv_b[suf]}")
-    add("final_norm", "ln_final.hook_normalized"); add("logits", "unembed.hook_out")
+        # the bridge's `lnX.hook_normalized` is taken before the norm's weight; HF modules (and our sites) after it
+        for suf in BLOCK_SITES: add(f"blocks.{i}.{suf}", f"blocks.{i}.{suf}.hook_out" if suf in ("ln1", "ln2") and f"blocks.{i}.{suf}.hook_out" in hd else f"blocks.{i}.{inv_b[suf]}")
+    add("final_norm", "ln_final.hook_out" if "ln_final.hook_out" in hd else "ln_final.hook_normalized"); add("logits", "unembed.hook_out")
     return info
 
 ADAPTERS = [_native, _bridge, _gpt2, _llama, _neox]

@@ -24,11 +24,11 @@ def tokenizer():
 BOOT = {"gpt2": ("gpt2", make_gpt2), "llama": ("llama", make_llama), "neox": ("EleutherAI/pythia-70m", lambda: make_neox(parallel=False))}
 
 # canonical site -> TL cache key (interp's canonical names follow TL's, so the key is the TL alias)
-TL_KEY = {"embed": "hook_embed", "pos_embed": "hook_pos_embed", "final_norm": "ln_final.hook_normalized", "logits": None}
+TL_KEY = {"embed": "hook_embed", "pos_embed": "hook_pos_embed", "final_norm": "ln_final.hook_out", "logits": None}
 BLOCK_KEY = {"resid_pre": "hook_resid_pre", "resid_mid": "hook_resid_mid", "resid_post": "hook_resid_post", "attn.q": "attn.hook_q",
              "attn.k": "attn.hook_k", "attn.v": "attn.hook_v", "attn.z": "attn.hook_z", "attn.pattern": "attn.hook_pattern",
              "attn.out": "hook_attn_out", "mlp.pre": "mlp.hook_pre", "mlp.post": "mlp.hook_post", "mlp.out": "hook_mlp_out",
-             "ln1": "ln1.hook_normalized", "ln2": "ln2.hook_normalized"}
+             "ln1": "ln1.hook_out", "ln2": "ln2.hook_out"}   # after the norm's weight, like HF modules
 
 def tl_key(site):
     if "." not in site: return TL_KEY.get(site)
@@ -41,7 +41,11 @@ def expand(t, h):
 @pytest.fixture(scope="module", params=list(BOOT))
 def pair(request, tokenizer):
     name, make = BOOT[request.param]
-    hf = make(); hf_copy = copy.deepcopy(hf)
+    hf = make()
+    with torch.no_grad():   # non-trivial norm weights: "normalized" before and after the weight must not coincide
+        for n, p in hf.named_parameters():
+            if "norm" in n or ".ln_" in n: p.copy_(torch.rand_like(p) + 0.5)
+    hf_copy = copy.deepcopy(hf)
     bridge = bridge_mod.TransformerBridge.boot_transformers(name, hf_model=hf_copy, tokenizer=tokenizer)
     return request.param, hf, bridge
 
