@@ -305,15 +305,26 @@ class RunningStats(Subscriber):
 
 # %% ../nbs/streams/20_bus.ipynb #403a8714
 def topk_per_column(x, k: int):
-    "Values and row indices of the `k` largest entries of each column of `x` [rows, cols], sorted descending."
+    "Values and row indices of the `k` largest entries of each column of `x` [rows, cols], sorted descending; NaN is skipped (a column with fewer numbers is padded with value NaN, index -1)."
+    import torch
     kern = _kernels()
     if kern is not None and hasattr(kern, "topk_per_column"):  # interp.kernels returns NumPy (values, indices), k x cols
         r = kern.topk_per_column(x.contiguous(), k)
-        return torch_as(r.values), torch_as(r.indices)
-    return x.topk(min(k, x.shape[0]), dim=0)
+        return torch_as(r.values), torch_as(r.indices).to(torch.int64)
+    return _topk_rows(x, torch.arange(x.shape[0]).unsqueeze(1).expand_as(x), k)
+
+def _topk_rows(v, ids, k: int):
+    "Top-`k` of each column of `v` with its `ids`; NaN values and ids < 0 rank last and come out as padding (NaN, -1)."
+    import torch
+    pad = torch.isnan(v) | (ids < 0)
+    val, j = torch.where(pad, torch.full_like(v, -torch.inf), v).topk(min(k, v.shape[0]), dim=0)
+    pad = pad.gather(0, j)   # a real -inf beats padding: move padding to the end of each column
+    order = pad.to(torch.int8).sort(dim=0, stable=True).indices
+    j, pad = j.gather(0, order), pad.gather(0, order)
+    return v.gather(0, j).masked_fill(pad, torch.nan), ids.gather(0, j).masked_fill(pad, -1)
 
 class TopK(Subscriber):
-    "Per-neuron top-`k` activations and the ids of the rows (tokens) that produced them."
+    "Per-neuron top-`k` activations and the ids of the rows (tokens) that produced them (NaN activations are skipped)."
     def __init__(self, k: int = 16, topics: str | Iterable[str] | None = None):
         if not isinstance(k, int) or k < 1: raise ValueError(f"k must be a positive int, got {k!r}")
         self.k, self.topics, self.state, self._seen = k, _as_topics(topics), {}, {}
@@ -324,15 +335,13 @@ class TopK(Subscriber):
         n0 = self._seen.get(ev.topic, 0); self._seen[ev.topic] = n0 + x.shape[0]
         if ids is None: ids = torch.arange(n0, n0 + x.shape[0])
         v, i = topk_per_column(x.float(), self.k)
-        ids = ids.to(torch.int64)[i]
+        ids = torch.where(i >= 0, ids.to(torch.int64)[i.clamp(min=0)], -1)   # -1: padding of an all-NaN column
         if ev.topic in self.state:
             pv, pi = self.state[ev.topic]
-            v, ids = torch.cat([pv, v]), torch.cat([pi, ids])
-            v, j = v.topk(min(self.k, v.shape[0]), dim=0)
-            ids = ids.gather(0, j)
+            v, ids = _topk_rows(torch.cat([pv, v]), torch.cat([pi, ids]), self.k)
         self.state[ev.topic] = (v, ids)
     def result(self, topic: str):
-        "(values [k, neurons], row ids [k, neurons]) for `topic`, largest first."
+        "(values [k, neurons], row ids [k, neurons]) for `topic`, largest first; (NaN, -1) pads neurons with fewer than `k` numbers."
         if topic not in self.state: raise KeyError(f"no top-k for {topic!r}; topics seen: {sorted(self.state)}")
         return self.state[topic]
     def __repr__(self): return f"TopK(k={self.k}, {sorted(self.state)})"

@@ -158,3 +158,19 @@ def test_subscriber_may_publish_derived_events_until_close():
             bus.subscribe(lambda ev: (time.sleep(0.002), bus.publish("derived", ev.data * 2)), topics="raw", maxsize=2)
             for i in range(5): bus.publish("raw", torch.tensor(float(i)))
         assert len(derived) >= 1 and derived[-1].item() == 8.0
+
+@pytest.mark.parametrize("kernels", [True, False])
+def test_topk_skips_nan_with_and_without_kernels(monkeypatch, kernels):
+    import interp.bus as B
+    if not kernels: monkeypatch.setattr(B, "_kernels", lambda: None)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(600, 9, generator=g); x[x > 0.8] = float("nan"); x[:, 3] = float("nan")   # column 3: no numbers at all
+    top = B.TopK(k=6)
+    with B.ActivationBus() as bus:
+        bus.subscribe(top)
+        for c in x.split(41): bus.publish("a", c)
+    v, i = top.result("a")
+    ref_v, ref_i = torch.where(x.isnan(), -torch.inf, x).topk(6, dim=0)
+    keep = [c for c in range(9) if c != 3]
+    assert torch.equal(v[:, keep], ref_v[:, keep]) and torch.equal(i[:, keep], ref_i[:, keep])
+    assert v[:, 3].isnan().all() and (i[:, 3] == -1).all()
