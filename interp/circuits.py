@@ -255,7 +255,7 @@ class CircuitTask:
         m = self.metric(logits)
         return m.mean() if isinstance(m, torch.Tensor) and m.ndim else torch.as_tensor(m)
 
-# %% ../nbs/methods/66_circuits.ipynb #ab672e6a
+# %% ../nbs/methods/66_circuits.ipynb #1038d86c
 @dataclass(repr=False, eq=False)
 class CircuitResult(Result):
     "Edges of a `CircuitGraph` with a score each and a kept/pruned flag: `data = {'writer', 'reader', 'score', 'in_circuit'}`."
@@ -276,8 +276,8 @@ class CircuitResult(Result):
     def n_edges(self) -> int: return int(self.mask.sum())
     def circuit(self) -> list[str]:
         "The kept edges, strongest first."
-        idx = np.flatnonzero(self.mask)
-        return [self.edges[i] for i in idx[np.argsort(-np.abs(self.scores[idx]), kind="stable")]]
+        idx, edges = np.flatnonzero(self.mask), self.edges
+        return [edges[i] for i in idx[np.argsort(-np.abs(self.scores[idx]), kind="stable")]]
     def top(self, k: int) -> "CircuitResult":
         "A copy whose circuit is the `k` edges of largest |score|."
         keep = np.zeros(len(self.scores), bool); keep[np.argsort(-np.abs(self.scores), kind="stable")[:k]] = True
@@ -298,15 +298,15 @@ class CircuitResult(Result):
         return (f"CircuitResult(method={self.method!r}, {self.n_edges} of {len(self.scores)} edges kept, model_id={self.model_id!r}, "
                 f"params={self.params})")
 
-# %% ../nbs/methods/66_circuits.ipynb #1b41ebda
+# %% ../nbs/methods/66_circuits.ipynb #1e5cb7dd
 def _writer_outputs(graph, model, x):
     with torch.no_grad(): return edge_forward(graph, model, x)
 
 def _alpha_from(graph, keep) -> torch.Tensor:
     "alpha [readers, writers] = 1 on every edge not kept (`keep`: bool per edge, a `CircuitResult`, or a list of edge names)."
     if isinstance(keep, CircuitResult):
-        names = set(keep.circuit())
-        keep = [n in names for n in graph.edge_names()]
+        if keep.edges != graph.edge_names(): raise ValueError("the circuit was found on a different graph (another model?)")
+        keep = keep.mask
     elif len(keep) and isinstance(next(iter(keep)), str):
         names, known = set(keep), set(graph.edge_names())
         unknown = sorted(names - known)
