@@ -4,7 +4,7 @@ Usage: python tools/build_site.py [--quick] [--out _site] [--jobs 2] [--force]
 
 1. every notebook under nbs/ must be listed once in docs/sidebar.yml (the hand-ordered course);
 2. each notebook gets nbdev's `show_doc` cells, is executed top to bottom (nbclient, in its own folder;
-   `INTERP_QUICK=1` with --quick) and cached under _build/exec/ keyed on its content and the package source;
+   `INTERP_QUICK=1` and `#| slow` cells skipped with --quick, as nbdev-test does) and cached under _build/exec/ keyed on its content and the package source;
 3. nbdev's processors hide `#| hide`/exported cells and clean `show_doc` cells; cell options become MyST-NB tags;
    an "Open in Colab" badge is added under each title;
 4. Sphinx + MyST-NB + the Sphinx Book Theme render _build/src/ into --out.
@@ -62,8 +62,8 @@ def _source_key(nb_path: Path, quick: bool) -> str:
     return h.hexdigest()
 
 
-def _prepare(nb_path: Path):
-    "Add nbdev's show_doc cells and drop export calls, ready to execute."
+def _prepare(nb_path: Path, quick: bool = False):
+    "Add nbdev's show_doc cells and drop export calls, ready to execute; `quick` skips `#| slow` cells as nbdev-test does."
     from fastcore.nbio import read_nb
     from nbdev.process import NBProcessor
     from nbdev.processors import add_show_docs
@@ -75,7 +75,8 @@ def _prepare(nb_path: Path):
     nb.cells.insert(first_code + 1, mk_cell("#| hide\nfrom nbdev.showdoc import show_doc\n"
                                           "from typing import Any, Callable, ClassVar, Optional, Union  # show_doc evaluates inherited string annotations here"))
     for c in nb.cells:
-        if c.cell_type == "code" and re.search(r"^\s*#\|\s*eval:\s*false", c.source, re.M):
+        skip = r"^\s*#\|\s*(eval:\s*false|slow\b)" if quick else r"^\s*#\|\s*eval:\s*false"
+        if c.cell_type == "code" and re.search(skip, c.source, re.M):
             c.setdefault("metadata", {}).setdefault("tags", []).append("skip-execution")
     return nb
 
@@ -94,7 +95,7 @@ def execute(rel: str, quick: bool, force: bool) -> tuple[str, float, bool]:
         return rel, 0.0, True
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".prepared.ipynb")
-    write_nb(_prepare(src), tmp)
+    write_nb(_prepare(src, quick), tmp)
     nb = nbformat.read(tmp, as_version=4)
     client = NotebookClient(nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(src.parent)}},
                             allow_errors=False, record_timing=False)
