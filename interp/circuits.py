@@ -339,7 +339,7 @@ def model_logits(model, x):
     out = model(x)
     return out if isinstance(out, torch.Tensor) else getattr(out, "logits", out[0] if isinstance(out, (tuple, list)) else out)
 
-# %% ../nbs/methods/66_circuits.ipynb #2ebe0698
+# %% ../nbs/methods/66_circuits.ipynb #29dfbe1a
 def _circuit_result(method, graph, model, scores, keep, meta):
     data = dict(writer=[graph.upstream[u] for u in graph.edge_u.tolist()], reader=[graph.receivers[r] for r in graph.edge_r.tolist()],
                 score=np.asarray(scores, dtype=np.float64), in_circuit=np.asarray(keep, dtype=bool))
@@ -358,6 +358,7 @@ class EdgeAttributionPatching(InterpretationMethod):
         "Edge scores: estimated change of `task.metric` when each edge alone is fed the corrupted run (metric units)."
         if not isinstance(task, CircuitTask): raise TypeError(f"discover needs a CircuitTask, got {type(task).__name__}")
         if not (isinstance(self.ig_steps, int) and self.ig_steps >= 0): raise ValueError(f"ig_steps must be an int >= 0, got {self.ig_steps!r}")
+        if not (isinstance(self.top_n, int) and self.top_n >= 0): raise ValueError(f"top_n must be an int >= 0 (edges kept), got {self.top_n!r}")
         t0 = time.perf_counter()
         graph = CircuitGraph(model)
         corr_logits, corrupt = _writer_outputs(graph, model, task.corrupted)
@@ -491,7 +492,7 @@ def agreement(a: CircuitResult, b: CircuitResult) -> dict:
     return dict(spearman=float(np.corrcoef(ra, rb)[0, 1]), jaccard_circuits=len(ca & cb) / max(1, len(ca | cb)),
                 top_k=k, jaccard_top_k=len(ta & tb) / max(1, len(ta | tb)))
 
-# %% ../nbs/methods/66_circuits.ipynb #05f91b5c
+# %% ../nbs/methods/66_circuits.ipynb #98278d8e
 _KIND_COLOURS = {"q": "#1f77b4", "k": "#2ca02c", "v": "#d62728", "mlp": "#7f7f7f", "logits": "#7f7f7f"}
 
 def _node_xy(name, n_heads):
@@ -532,7 +533,7 @@ def plot_circuit(result: CircuitResult, ax=None, max_edges: int = 80, title: str
     ax.set_xlim(-1, n_heads + 1); ax.set_ylim(-0.7, top_y + 0.7)
     ax.set_yticks([0] + [2 * l + 1 for l in range(n_layers)] + [top_y], ["input"] + [f"L{l}" for l in range(n_layers)] + ["logits"])
     ax.set_xticks([]); ax.spines[["top", "right", "bottom"]].set_visible(False)
-    ax.legend(handles=[Line2D([], [], color=c, label=k) for k, c in _KIND_COLOURS.items() if k != "logits"], loc="upper left",
+    ax.legend(handles=[Line2D([], [], color=c, label="mlp / logits" if k == "mlp" else k) for k, c in _KIND_COLOURS.items() if k != "logits"], loc="upper left",
               bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False, title="reads", title_fontsize=7)
     ax.set_title(title or f"{result.meta.get('title', result.method)}: {result.n_edges} edges" +
                  (f" (top {len(names)} drawn)" if len(names) < result.n_edges else ""), fontsize=9)

@@ -167,6 +167,7 @@ def test_bad_input_fails_clearly_and_leaves_no_hooks():
     with pytest.raises(KeyError, match="unknown edges"): patch_edges(model, CircuitTask(x, xc, lambda lg: lg.sum()), ["a9.9->logits"], g)
     with pytest.raises(ValueError, match="threshold"): ACDC(threshold=float("nan")).discover(model, CircuitTask(x, xc, lambda lg: lg.sum()))
     with pytest.raises(TypeError, match="CircuitTask"): EdgeAttributionPatching().discover(model, (x, xc))
+    with pytest.raises(ValueError, match="top_n"): EdgeAttributionPatching(top_n=None).discover(model, CircuitTask(x, xc, lambda lg: lg.sum()))
     assert hooks_on(model) == 0
 
 
