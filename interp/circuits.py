@@ -154,9 +154,11 @@ class _MixBuf(torch.autograd.Function):
             g_a = -(gX.permute(2, 0, 1, 3).reshape(gX.shape[2], -1) @ ctx.D[:ctx.n_up].T)
         return (gX.sum(2) if ctx.needs_input_grad[0] else None), g_a, None, None
 
-# %% ../nbs/methods/66_circuits.ipynb #10f39cf0
-def edge_forward(graph: CircuitGraph, model, x, alpha=None, corrupt=None, exact_grad: bool = False):
+# %% ../nbs/methods/66_circuits.ipynb #6ef585e0
+def edge_forward(graph: CircuitGraph, model, x, alpha=None, corrupt=None, exact_grad: bool = False, clean=None, input_mix=None):
     "Run `model(x)`; with `alpha` [readers, writers] each reader's input becomes its residual input minus `alpha ×` (writer's output − its output in `corrupt`). Returns (logits, writer outputs)."
+    # clean: writer outputs of the clean run; the differences are then clean − corrupt, fixed (EAP-IG's choice)
+    # input_mix: t in [0, 1]: the input embedding is moved a fraction t of the way from clean (`clean`) to corrupted
     if alpha is not None:
         if corrupt is None: raise ValueError("edge_forward: alpha needs `corrupt`, the writer outputs of the corrupted run")
         if tuple(alpha.shape) != tuple(graph.valid.shape):
@@ -165,6 +167,7 @@ def edge_forward(graph: CircuitGraph, model, x, alpha=None, corrupt=None, exact_
             raise ValueError(f"the corrupted run has batch × positions {tuple(corrupt[0].shape[:2])}, the input {tuple(x.shape[:2])}: "
                              f"clean and corrupted inputs must have the same shape")
         alpha = alpha * graph.valid.to(alpha.device)
+    if input_mix is not None and (alpha is None or clean is None): raise ValueError("input_mix needs alpha, corrupt and clean")
     A, g = _Arch(model, graph), graph
     H, G, L = g.n_heads, g.n_kv, g.n_layers
     outs, deltas, resid, xatt = [], [], {}, {}
@@ -175,7 +178,8 @@ def edge_forward(graph: CircuitGraph, model, x, alpha=None, corrupt=None, exact_
         "Store a writer chunk [b, p, n, d] and, when patching, its difference from the corrupted run."
         outs.append(t)
         if alpha is None: return
-        d = t - corrupt[len(outs) - 1].to(t.dtype)
+        j = len(outs) - 1
+        d = (t if clean is None else clean[j].to(t.dtype)) - corrupt[j].to(t.dtype)
         if exact_grad: deltas.append(d); return
         if "D" not in buf: buf["D"], buf["n"] = d.new_empty(len(g.upstream), d[:, :, 0].numel()), 0
         n = d.shape[2]
@@ -192,8 +196,12 @@ def edge_forward(graph: CircuitGraph, model, x, alpha=None, corrupt=None, exact_
 
     def on_resid_pre(l):
         def fn(t):
+            if l == 0 and input_mix is not None:
+                c0, x0 = clean[0][:, :, 0].to(t.dtype), corrupt[0][:, :, 0].to(t.dtype)
+                t = c0 + input_mix * (x0 - c0)
             resid[l] = t
             if l == 0: record(t.unsqueeze(2))
+            return t
         return fn
     def on_qkv(l, kind):
         def fn(t):
@@ -218,7 +226,8 @@ def edge_forward(graph: CircuitGraph, model, x, alpha=None, corrupt=None, exact_
 
     with HookSet(model) as hs:
         for l in range(L):
-            hs.add(resolve_site(model, f"blocks.{l}.resid_pre"), _reader(resolve_site(model, f"blocks.{l}.resid_pre"), on_resid_pre(l)))
+            spec = resolve_site(model, f"blocks.{l}.resid_pre")
+            hs.add(spec, (_writer if l == 0 and input_mix is not None else _reader)(spec, on_resid_pre(l)))
             if alpha is not None:
                 for kind in "qkv":
                     spec = resolve_site(model, f"blocks.{l}.attn.{kind}"); hs.add(spec, _writer(spec, on_qkv(l, kind)))
@@ -339,7 +348,7 @@ def model_logits(model, x):
     out = model(x)
     return out if isinstance(out, torch.Tensor) else getattr(out, "logits", out[0] if isinstance(out, (tuple, list)) else out)
 
-# %% ../nbs/methods/66_circuits.ipynb #29dfbe1a
+# %% ../nbs/methods/66_circuits.ipynb #f717815b
 def _circuit_result(method, graph, model, scores, keep, meta):
     data = dict(writer=[graph.upstream[u] for u in graph.edge_u.tolist()], reader=[graph.receivers[r] for r in graph.edge_r.tolist()],
                 score=np.asarray(scores, dtype=np.float64), in_circuit=np.asarray(keep, dtype=bool))
@@ -349,34 +358,40 @@ class EdgeAttributionPatching(InterpretationMethod):
     "Score every edge at once by its linear (gradient) estimate of the effect of patching it: 2 forward passes + 1 backward."
     family, name = "discovery", "eap"
     citation = ("Syed, Rager, Conmy (2023). Attribution Patching Outperforms Automated Circuit Discovery. arXiv:2310.10348; "
-                "Nanda (2023). Attribution Patching: Activation Patching At Industrial Scale")
+                "Nanda (2023). Attribution Patching: Activation Patching At Industrial Scale; EAP-IG: Hanna, Pezzelle, Belinkov (2024). "
+                "Have Faith in Faithfulness: Going Beyond Circuit Overlap When Finding Model Mechanisms. arXiv:2403.17806")
     per_head, per_position, needs_gradients, model_agnostic = True, False, True, False
-    defaults = dict(top_n=100,    # edges kept in the circuit (largest |score|)
-                    ig_steps=0)   # > 0: average the gradient over that many points of the path alpha = 0 -> 1 (integrated gradients on the edge mask)
+    defaults = dict(top_n=100,         # edges kept in the circuit (largest |score|)
+                    ig_steps=0,        # > 0: integrated gradients, averaging the gradient over that many points of a path
+                    ig_path="inputs")  # 'inputs': input embeddings clean -> corrupted (EAP-IG, Hanna et al. 2024); 'edges': all edges' alpha 0 -> 1
 
     def discover(self, model, task: CircuitTask) -> CircuitResult:
         "Edge scores: estimated change of `task.metric` when each edge alone is fed the corrupted run (metric units)."
         if not isinstance(task, CircuitTask): raise TypeError(f"discover needs a CircuitTask, got {type(task).__name__}")
         if not (isinstance(self.ig_steps, int) and self.ig_steps >= 0): raise ValueError(f"ig_steps must be an int >= 0, got {self.ig_steps!r}")
         if not (isinstance(self.top_n, int) and self.top_n >= 0): raise ValueError(f"top_n must be an int >= 0 (edges kept), got {self.top_n!r}")
+        if self.ig_path not in ("inputs", "edges"): raise ValueError(f"ig_path must be 'inputs' or 'edges', got {self.ig_path!r}")
         t0 = time.perf_counter()
         graph = CircuitGraph(model)
         corr_logits, corrupt = _writer_outputs(graph, model, task.corrupted)
         ts = [0.0] if self.ig_steps == 0 else [(k + 0.5) / self.ig_steps for k in range(self.ig_steps)]
+        on_inputs = self.ig_steps > 0 and self.ig_path == "inputs"
+        clean = _writer_outputs(graph, model, task.clean)[1] if on_inputs else None
         grad = torch.zeros(graph.valid.shape)
         for t in ts:
-            alpha = torch.full(graph.valid.shape, t, requires_grad=True)
+            alpha = torch.full(graph.valid.shape, 0.0 if on_inputs else t, requires_grad=True)
             with torch.enable_grad():
-                logits, _ = edge_forward(graph, model, task.clean, alpha, corrupt, exact_grad=t > 0)
+                if on_inputs: logits, _ = edge_forward(graph, model, task.clean, alpha, corrupt, clean=clean, input_mix=t)
+                else: logits, _ = edge_forward(graph, model, task.clean, alpha, corrupt, exact_grad=t > 0)
                 m = task.score(logits)
                 g, = torch.autograd.grad(m, alpha)
             if t == 0: m_clean = float(m.detach())
             grad += g.float() / len(ts)
         scores = grad[graph.edge_r, graph.edge_u].numpy()
         keep = np.zeros(graph.n_edges, bool); keep[np.argsort(-np.abs(scores), kind="stable")[:self.top_n]] = True
-        meta = dict(forward_passes=1 + len(ts), backward_passes=len(ts), seconds=time.perf_counter() - t0,
+        meta = dict(forward_passes=1 + len(ts) + on_inputs, backward_passes=len(ts), seconds=time.perf_counter() - t0,
                     corrupted=float(task.score(corr_logits)), n_examples=int(task.clean.shape[0]),
-                    title="edge attribution patching" + (f" (IG, {self.ig_steps} steps)" if self.ig_steps else ""))
+                    title="edge attribution patching" + (f" (IG on {self.ig_path}, {self.ig_steps} steps)" if self.ig_steps else ""))
         if self.ig_steps == 0: meta["clean"] = m_clean
         return _circuit_result(self, graph, model, scores, keep, meta)
 

@@ -100,9 +100,16 @@ def test_integrated_gradients_add_up_to_the_total_effect():
     model = _toy(torch.float64)
     x, xc = _inputs(20)
     task = CircuitTask(x, xc, lambda lg: lg[:, -1, 3] - lg[:, -1, 5])
-    ig = EdgeAttributionPatching(ig_steps=48).discover(model, task)
     with torch.no_grad(): total = task.score(model(xc)).item() - task.score(model(x)).item()
+    ig = EdgeAttributionPatching(ig_steps=48, ig_path="edges").discover(model, task)
     assert ig.scores.sum() == pytest.approx(total, abs=0.05 * abs(total) + 1e-3)
+    # EAP-IG (Hanna et al.): the input embedding moves; the input's outgoing edges carry the whole change
+    eap_ig = EdgeAttributionPatching(ig_steps=48).discover(model, task)
+    from_input = eap_ig.scores[np.array(eap_ig.data["writer"]) == "input"].sum()
+    assert from_input == pytest.approx(total, abs=0.05 * abs(total) + 1e-3)
+    assert (eap_ig.meta["forward_passes"], eap_ig.meta["backward_passes"]) == (50, 48)
+    assert hooks_on(model) == 0
+    with pytest.raises(ValueError, match="ig_path"): EdgeAttributionPatching(ig_steps=2, ig_path="embeddings").discover(model, task)
 
 
 def _induction_task():
