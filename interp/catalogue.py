@@ -256,11 +256,12 @@ def build_catalogue(model, tokenizer, texts, sites, path, ctx_len: int = 64, bat
     from interp.streaming import build_store, canonical_sites
     sites = canonical_sites(model, sites)
     tk, rs = _TopKRows(k, sites), RunningStats(sites)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     store = build_store(model, tokenizer, texts, path, sites, ctx_len=ctx_len, batch_size=batch_size, dtype=dtype,
                         subscribers=[tk, rs], progress=progress, resume=False)
-    dt = time.perf_counter() - t0
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0   # CPU time of all threads: wall time alone hides a shared machine
     stats = {s: {k_: np.asarray(v) for k_, v in rs.result(s).items()} for s in sites}
     topk = {s: tk.result(s) for s in sites}
     return FeatureCatalogue(store, topk, stats, tokenizer, model,
-                            dict(build_s=dt, n_tokens=store.n_tokens, tokens_per_s=store.n_tokens / dt, bytes_on_disk=store.nbytes))
+                            dict(build_s=dt, cpu_s=cpu, n_tokens=store.n_tokens, tokens_per_s=store.n_tokens / dt,
+                                 tokens_per_cpu_s=store.n_tokens / max(cpu, 1e-9), bytes_on_disk=store.nbytes))
