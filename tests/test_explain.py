@@ -24,7 +24,17 @@ SERVER = textwrap.dedent(r"""
             return "Sure: " + json.dumps([10 if digits and t.strip().isdigit() else 0 for t in toks])
         return "The main thing this neuron does is find digits. They appear in numbers."
     srv = ChatServer(reply, key_env=sys.argv[1]).start()
-    print(srv.url, flush=True)
+    # a hostile endpoint that echoes the request's Authorization header back in an error
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    class Echo(BaseHTTPRequestHandler):
+        def log_message(self, *a): pass
+        def do_POST(self):
+            b = ("bad request from " + str(self.headers.get("Authorization"))).encode()
+            self.send_response(500); self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
+    echo = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=echo.serve_forever, daemon=True).start()
+    print(srv.url, f"http://127.0.0.1:{echo.server_address[1]}/v1", flush=True)
     time.sleep(120)
 """)
 
@@ -34,9 +44,9 @@ def server():
     env = dict(os.environ, **{KEY_ENV: KEY})
     p = subprocess.Popen([sys.executable, "-c", SERVER, KEY_ENV], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        url = p.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:"), (url, p.stderr.read() if p.poll() is not None else "")
-        yield p, url
+        line = p.stdout.readline().split()
+        assert len(line) == 2 and line[0].startswith("http://127.0.0.1:"), (line, p.stderr.read() if p.poll() is not None else "")
+        yield p, line[0], line[1]
     finally:
         p.kill(); p.wait(timeout=10)
 
@@ -98,7 +108,7 @@ def test_token_set_baseline_and_planted_scores():
 # --- the OpenAI-compatible client against a real server process ----------------------------------------------
 
 def test_openai_backend_explains_and_scores(server, key, tmp_path, caplog, capfd):
-    proc, url = server
+    proc, url, _ = server
     caplog.set_level(logging.DEBUG)
     client = OpenAIChat(url, model="test-model", key_env=KEY_ENV)
     rec = _record()
@@ -116,7 +126,7 @@ def test_openai_backend_explains_and_scores(server, key, tmp_path, caplog, capfd
 
 
 def test_openai_errors_are_clear(server, key, monkeypatch):
-    _, url = server
+    _, url, _ = server
     msgs = [[{"role": "user", "content": "hi"}]]
     monkeypatch.setenv("INTERP_TEST_WRONG_KEY", "sk-wrong-0000")
     with pytest.raises(RuntimeError, match="HTTP 401") as e: OpenAIChat(url, "m", key_env="INTERP_TEST_WRONG_KEY").chat(msgs)
@@ -132,9 +142,16 @@ def test_openai_errors_are_clear(server, key, monkeypatch):
 
 
 def test_chat_simulator_counts_malformed_replies(server, key):
-    _, url = server
+    _, url, _ = server
     sim = ChatSimulator(OpenAIChat(url, "m", key_env=KEY_ENV))
     held = _record().split()[1]
     out = sim.simulate("garbage", held[:3])
     assert sim.failures_ == 3 and all((o == 0).all() and len(o) == len(e) for o, e in zip(out, held[:3]))
     assert score_explanation(sim, "garbage", held).score == 0.0
+
+
+def test_key_echoed_by_a_server_is_masked(server, key):
+    _, _, echo_url = server
+    with pytest.raises(RuntimeError, match="HTTP 500") as e:
+        OpenAIChat(echo_url, "m", key_env=KEY_ENV).chat([[{"role": "user", "content": "hi"}]])
+    assert KEY not in str(e.value) and "Bearer ***" in str(e.value)
