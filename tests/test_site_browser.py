@@ -81,6 +81,10 @@ def test_sidebar_is_the_course(browser):
     assert captions == present and captions[0] == "Core API", captions
     page.screenshot(path=str(SITE / "screenshot-home.png"), full_page=False)
     assert (SITE / "screenshot-home.png").stat().st_size > 10_000
+    page.goto((SITE / "papers" / "ioi.html").as_uri(), wait_until="load")   # and one gallery page, with its figures
+    assert page.locator("article img").count() >= 1, "the IOI page shows no figure"
+    page.screenshot(path=str(SITE / "screenshot-ioi.png"), full_page=True)
+    assert (SITE / "screenshot-ioi.png").stat().st_size > 10_000
     page.close()
 
 
