@@ -73,7 +73,8 @@ def _prepare(nb_path: Path, quick: bool = False):
     nb.cells = [c for c in nb.cells if not (c.cell_type == "code" and "nbdev_export()" in c.source)]
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), 0)
     nb.cells.insert(first_code + 1, mk_cell("#| hide\nfrom nbdev.showdoc import show_doc\n"
-                                          "from typing import Any, Callable, ClassVar, Optional, Union  # show_doc evaluates inherited string annotations here"))
+                                          "from typing import Any, Callable, ClassVar, Optional, Union  # show_doc evaluates inherited string annotations here\n"
+                                          "import warnings; warnings.filterwarnings('ignore', message='IProgress not found')  # tqdm.auto without ipywidgets: text bars"))
     for c in nb.cells:
         skip = r"^\s*#\|\s*(eval:\s*false|slow\b)" if quick else r"^\s*#\|\s*eval:\s*false"
         if c.cell_type == "code" and re.search(skip, c.source, re.M):
