@@ -17,8 +17,9 @@ from .methods import InterpretationMethod, model_id as _model_id
 from .core import library_version
 
 # %% auto #0
-__all__ = ['POSITIVE_WORDS', 'NEGATIVE_WORDS', 'SteeringVector', 'last_token_acts', 'SteeringMethod', 'ActAdd', 'CAA', 'RepE',
-           'sentiment_score', 'perplexity']
+__all__ = ['POSITIVE_WORDS', 'NEGATIVE_WORDS', 'SENTIMENT_SENTENCES', 'CHATML_SENTIMENT', 'PLAIN_SENTIMENT', 'SteeringVector',
+           'last_token_acts', 'SteeringMethod', 'ActAdd', 'CAA', 'RepE', 'sentiment_score', 'perplexity',
+           'SentimentJudge']
 
 # %% ../nbs/methods/64_steering.ipynb #b492b9dd
 @dataclass
@@ -261,3 +262,69 @@ def perplexity(model, tokenizer, texts, prefix: str = "") -> float:
         nll -= lp.sum().item(); count += len(lp)
     if count == 0: raise ValueError("no tokens to score: pass non-empty texts")
     return math.exp(nll / count)
+
+# %% ../nbs/methods/64_steering.ipynb #c2d3e4f5
+SENTIMENT_SENTENCES = dict(  # labelled sentences written for interp (same licence as the library); first half calibrates, second half is held out
+    positive=["I had a wonderful time at the beach with my friends.", "The staff were kind and the room was spotless.",
+              "She smiled and thanked everyone for the lovely gift.", "This is the best soup I have ever tasted.",
+              "We finally won the match and everyone cheered.", "The garden looks beautiful in the spring sunshine.",
+              "He was so proud of his daughter's graduation.", "What a fun and relaxing weekend that was!",
+              "The new teacher is patient, warm and funny.", "I'm really grateful for all your help.",
+              "The concert was amazing from start to finish.", "Our holiday was peaceful and full of joy.",
+              "The puppy wagged its tail and made everyone laugh.", "My grandmother's stories always cheer me up.",
+              "The hike was tiring but the view was breathtaking.", "Thank you, the repair was quick and perfect.",
+              "I love how bright and friendly this little café is.", "The children played happily in the park all afternoon.",
+              "Her speech was inspiring and full of hope.", "We got the tickets, and the seats are fantastic!",
+              "The bread came out of the oven warm and delicious.", "Everyone at the wedding was dancing and smiling.",
+              "I passed the exam and I feel on top of the world.", "This jacket is comfortable and looks great."],
+    negative=["The food was cold and the waiter was rude.", "I lost my wallet and missed the last train home.",
+              "The movie was boring and far too long.", "He shouted at me and slammed the door.",
+              "My phone broke again and support was useless.", "It rained all week and we were miserable.",
+              "The hotel room smelled awful and the bed was broken.", "She cried because her dog had died.",
+              "This is the worst service I have ever had.", "I'm tired of his constant lies.",
+              "The exam was a disaster and I failed.", "Traffic was horrible and everyone was angry.",
+              "The flight was cancelled and nobody told us why.", "My back hurts and I couldn't sleep at all.",
+              "The soup was salty and the bread was stale.", "They ignored my complaint and laughed at me.",
+              "I hate waiting in this filthy, crowded station.", "The project failed and the team blamed each other.",
+              "His jokes were cruel and made her feel stupid.", "The package arrived late, damaged and incomplete.",
+              "We argued all evening and the dinner was ruined.", "The noise from the street is unbearable.",
+              "I feel lonely and nobody answers my calls.", "This chair is ugly, uncomfortable and overpriced."])
+
+CHATML_SENTIMENT = ("<|im_start|>user\nIs the sentiment of this text positive or negative?\n\nText: {text}<|im_end|>\n"
+                    "<|im_start|>assistant\nThe sentiment is")
+PLAIN_SENTIMENT = "Text: {text}\nQuestion: Is the text positive or negative?\nAnswer: The text is"
+
+class SentimentJudge:
+    "A language model as a sentiment classifier: log-odds of ' positive' over ' negative' after a question, calibrated on labelled sentences."
+    def __init__(self, model, tokenizer, template: str = CHATML_SENTIMENT, labels=(" positive", " negative")):
+        if "{text}" not in template: raise ValueError("the template needs a {text} placeholder where the judged text goes")
+        self.model, self.tokenizer, self.template = model, tokenizer, template
+        self.ids = []
+        for w in labels:
+            ids = list(tokenizer(w, add_special_tokens=False)["input_ids"])
+            if len(ids) != 1: raise ValueError(f"label {w!r} is {len(ids)} tokens for this tokenizer; pass labels= that are one token each")
+            self.ids.append(ids[0])
+        self.threshold_ = None
+
+    def logodds(self, texts) -> torch.Tensor:
+        "Raw log P(positive) − log P(negative) of each text, from the model *without* any hook (steering must be off)."
+        if isinstance(texts, str): texts = [texts]
+        if hooks_on(self.model): raise RuntimeError("the judge's model has hooks attached (a steer block is open?): "
+                                                    "score texts outside the block so steering cannot bias the judge")
+        dev, out = next(self.model.parameters()).device, []
+        for t in texts:
+            ids = self.tokenizer(self.template.format(text=t.strip()), add_special_tokens=False)["input_ids"]
+            with torch.no_grad(): lp = torch.log_softmax(self.model(torch.tensor([ids], device=dev)).logits[0, -1].float(), -1)
+            out.append(lp[self.ids[0]] - lp[self.ids[1]])
+        return torch.stack(out).cpu() if out else torch.zeros(0)
+
+    def fit(self, positive, negative) -> "SentimentJudge":
+        "Calibrate: the decision threshold is the midpoint of the mean log-odds of labelled positive and negative texts."
+        if not positive or not negative: raise ValueError("calibration needs at least one positive and one negative text")
+        self.threshold_ = ((self.logodds(positive).mean() + self.logodds(negative).mean()) / 2).item()
+        return self
+
+    def score(self, texts) -> torch.Tensor:
+        "Calibrated score of each text: > 0 judged positive, < 0 negative (log-odds units)."
+        if self.threshold_ is None: raise RuntimeError("call fit(positive, negative) first to calibrate the judge")
+        return self.logodds(texts) - self.threshold_
