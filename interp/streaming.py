@@ -14,8 +14,8 @@ from .bus import ActivationBus, Subscriber
 from .store import ActivationStore, StoreWriter
 
 # %% auto #0
-__all__ = ['SiteStreamer', 'canonical_sites', 'stream_sites', 'publish_cache', 'load_corpus', 'token_sequences', 'iter_batches',
-           'forward_fn', 'build_store']
+__all__ = ['SiteStreamer', 'canonical_sites', 'stream_sites', 'publish_cache', 'load_corpus_records', 'load_corpus',
+           'token_sequences', 'iter_batches', 'forward_fn', 'build_store']
 
 # %% ../nbs/streams/22_streaming.ipynb #f23acd92
 class SiteStreamer:
@@ -57,15 +57,30 @@ def publish_cache(bus: ActivationBus, cache: Mapping, step: int | None = None, s
     return n
 
 # %% ../nbs/streams/22_streaming.ipynb #9dd10510
-def load_corpus(name: str = "stdlib_docstrings", n_docs: int | None = None) -> list[str]:
-    "Texts of a corpus bundled in `interp/data` (default: 275 CPython standard-library docstrings, PSF-2.0)."
+def _corpus_path(name: str) -> Path:
+    "The bundled corpus file `interp/data/<name>.jsonl` or `<name>.jsonl.gz`."
     from importlib.resources import files
-    path = Path(str(files("interp"))) / "data" / f"{name}.jsonl"
-    if not path.exists():
-        have = sorted(p.stem for p in path.parent.glob("*.jsonl"))
-        raise FileNotFoundError(f"no bundled corpus {name!r}; available: {have}")
-    texts = [json.loads(line)["text"] for line in path.read_text().splitlines() if line.strip()]
-    return texts[:n_docs] if n_docs is not None else texts
+    data = Path(str(files("interp"))) / "data"
+    for path in (data / f"{name}.jsonl", data / f"{name}.jsonl.gz"):
+        if path.exists(): return path
+    have = sorted({p.name.removesuffix(".gz").removesuffix(".jsonl") for p in [*data.glob("*.jsonl"), *data.glob("*.jsonl.gz")]})
+    raise FileNotFoundError(f"no bundled corpus {name!r}; available: {have}")
+
+def load_corpus_records(name: str = "stdlib_docstrings", n_docs: int | None = None) -> list[dict]:
+    "Documents of a bundled corpus as dicts: id, source, text, licence (SPDX), origin."
+    import gzip
+    path = _corpus_path(name)
+    opener = gzip.open if path.suffix == ".gz" else open
+    out = []
+    with opener(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            if n_docs is not None and len(out) >= n_docs: break
+            if line.strip(): out.append(json.loads(line))
+    return out
+
+def load_corpus(name: str = "stdlib_docstrings", n_docs: int | None = None) -> list[str]:
+    "Texts of a corpus bundled in `interp/data` (default: 275 CPython standard-library docstrings, PSF-2.0; `open_text`: 4.8 MB)."
+    return [d["text"] for d in load_corpus_records(name, n_docs)]
 
 def token_sequences(tokenizer, texts: Iterable[str], ctx_len: int = 128) -> list[tuple[int, list[int]]]:
     "Tokenize `texts` (no special tokens) and cut each document into sequences of at most `ctx_len` tokens: [(doc_id, ids)]."

@@ -23,6 +23,7 @@ def test_wheel_ships_kernels_and_runs_mojo_in_a_fresh_venv(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "interp/_kernels/manifest.json" in names
     assert any(n.startswith("interp/_kernels/lib") and n.endswith(".so") for n in names)
+    assert {"interp/data/stdlib_docstrings.jsonl", "interp/data/open_text.jsonl.gz"} <= set(names)   # bundled corpora
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", str(venv)])
     py = venv / "bin" / "python"
