@@ -1,6 +1,6 @@
 """Produce the shipped grokking checkpoint: the full-size run of nbs/papers/51_grokking.ipynb.
 
-Trains a + b mod 113 (30% train, full-batch AdamW lr 1e-3, wd 1.0, seed 0) with `train_grokking`, recomputes the progress
+Trains a + b mod 113 (30% train, full-batch AdamW lr 1e-3, wd 1.0, seed 0, until the test loss is below 1e-3) with `train_grokking`, recomputes the progress
 measures on the weight snapshots with the final key frequencies, and writes
 `interp/data/grokking_p113.safetensors` (weights + provenance) and `interp/data/grokking_p113.json` (curves).
 Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/train_grokking_checkpoint.py [--threads 1]
@@ -15,6 +15,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--steps", type=int, default=30_000)
 ap.add_argument("--lr", type=float, default=1e-3)
+ap.add_argument("--stop-test-loss", type=float, default=1e-3, help="stop once the test loss is below this (the notebook's value)")
 ap.add_argument("--every", type=int, default=100, help="steps between progress measures and weight snapshots")
 ap.add_argument("--grokfast", type=float, nargs=2, default=None, metavar=("ALPHA", "LAMB"))
 ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "interp" / "data" / "grokking_p113"))
@@ -28,7 +29,7 @@ def checkpoint(step, model, hist):  # keep a resumable picture of the run while 
         save_toy(model, str(out) + ".partial.safetensors", step=step, note="partial: run still in progress")
         Path(str(out) + ".partial.json").write_text(json.dumps(hist))
 
-run = train_grokking(n_steps=args.steps, lr=args.lr, grokfast=args.grokfast, seed=0, measure_every=args.every, snapshot_every=args.every, progress=True, on_log=checkpoint)
+run = train_grokking(n_steps=args.steps, lr=args.lr, stop_test_loss=args.stop_test_loss, grokfast=args.grokfast, seed=0, measure_every=args.every, snapshot_every=args.every, progress=True, on_log=checkpoint)
 try: keys, key_source = FourierCircuit().discover(run.model, run.train_mask).data["key_freqs"], "neuron clusters"
 except ValueError:  # not grokked (e.g. a smoke run with few steps): fall back to the embedding's 5 largest frequencies
     keys, key_source = _live_key_freqs(run.model), "embedding top-5 (no neuron clusters)"
