@@ -7,62 +7,103 @@ Docs: https://interp-dev.github.io/interp/papers/steering.html.md"""
 # %% ../../nbs/papers/54_steering.ipynb #b4c55189
 from __future__ import annotations
 import itertools, time
+import numpy as np
 import torch
 from ..steering import SteeringMethod, sentiment_score, perplexity
 from . import SweepResult
 
 # %% auto #0
-__all__ = ['POS_ADJ', 'NEG_ADJ', 'NOUNS', 'steering_sweep', 'sentiment_ab_pairs', 'sentiment_statements']
+__all__ = ['TOPICS', 'POS_ANSWERS', 'NEG_ANSWERS', 'POS_ADJ', 'NEG_ADJ', 'NOUNS', 'next_word_logodds', 'steering_sweep',
+           'layer_sweep', 'sentiment_ab_pairs', 'sentiment_answer_pairs', 'sentiment_statements']
 
 # %% ../../nbs/papers/54_steering.ipynb #91066cb9
-def _greedy(model, tokenizer, prompt, max_new_tokens):
+def _generate(model, tokenizer, prompt, max_new_tokens, samples=1, temperature=0.7, seed=0):
+    "Continuations of `prompt`: greedy when `samples` is 1, else `samples` draws at `temperature` from a fixed seed."
     ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"].to(next(model.parameters()).device)
-    out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False,
+    kw = dict(do_sample=False) if samples == 1 else dict(do_sample=True, temperature=temperature, top_p=1.0, top_k=0,
+                                                          num_return_sequences=samples)
+    torch.manual_seed(seed)   # the same random numbers at every coefficient: differences come from the steering
+    out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, **kw,
                          pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
-    return ids.shape[1], tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+    return [tokenizer.decode(o[ids.shape[1]:], skip_special_tokens=True) for o in out]
 
 def _word_ids(tokenizer, words):
     ids = {tokenizer(" " + w, add_special_tokens=False)["input_ids"][0] for w in words}
     return torch.tensor(sorted(ids))
 
-def steering_sweep(method: SteeringMethod, model, tokenizer, prompts, coeffs, max_new_tokens: int = 24) -> SweepResult:
-    "Greedy continuations of `prompts` steered at each coefficient: sentiment, next-word log-odds and perplexity (fluency cost)."
+def next_word_logodds(method: SteeringMethod, model, tokenizer, prompts, coeff) -> float:
+    "Mean log-odds of the positive over the negative lexicon for the word after each prompt, steered at `coeff`."
     from interp.steering import POSITIVE_WORDS, NEGATIVE_WORDS
+    pos_ids, neg_ids = _word_ids(tokenizer, POSITIVE_WORDS), _word_ids(tokenizer, NEGATIVE_WORDS)
+    dev, lo = next(model.parameters()).device, []
+    for p in prompts:
+        ids = tokenizer(p, add_special_tokens=False)["input_ids"]
+        # the read-out predicts the first new word, so the prompt's last token counts as the first steered position
+        with method.steer(model, coeff=coeff, prompt_len=len(ids) - 1), torch.no_grad():
+            logp = torch.log_softmax(model(torch.tensor([ids], device=dev)).logits[0, -1].float(), -1)
+        lo.append((torch.logsumexp(logp[pos_ids], 0) - torch.logsumexp(logp[neg_ids], 0)).item())
+    return sum(lo) / len(lo)
+
+def steering_sweep(method: SteeringMethod, model, tokenizer, prompts, coeffs, max_new_tokens: int = 24,
+                   samples: int = 4, temperature: float = 0.7, judge=None, seed: int = 0) -> SweepResult:
+    "Continuations of `prompts` steered at each coefficient: next-word log-odds, lexicon and judge sentiment, perplexity (fluency cost)."
     method.check_fitted()
     if not prompts: raise ValueError("steering_sweep needs at least one prompt")
-    pos_ids, neg_ids = _word_ids(tokenizer, POSITIVE_WORDS), _word_ids(tokenizer, NEGATIVE_WORDS)
-    rows, texts = {"coeff": [], "sentiment": [], "logodds": [], "perplexity": []}, {}
+    if not isinstance(samples, int) or samples < 1: raise ValueError(f"samples must be a positive int, got {samples!r}")
+    rows = {k: [] for k in ("coeff", "logodds", "sentiment", "judge", "judged_positive", "perplexity")}
+    texts = {}
     for c in coeffs:
-        outs, lo = [], []
-        for p in prompts:
+        pairs = []
+        for i, p in enumerate(prompts):
             ids = tokenizer(p, add_special_tokens=False)["input_ids"]
-            with method.steer(model, coeff=c, prompt_len=len(ids)):
-                _, text = _greedy(model, tokenizer, p, max_new_tokens)
-            # the read-out predicts the first new word, so the prompt's last token counts as the first steered position
-            with method.steer(model, coeff=c, prompt_len=len(ids) - 1):
-                logp = torch.log_softmax(model(torch.tensor([ids], device=next(model.parameters()).device)).logits[0, -1].float(), -1)
-            # next-word log-odds of the positive vs the negative lexicon: a smooth, deterministic read-out of the shift
-            lo.append((torch.logsumexp(logp[pos_ids], 0) - torch.logsumexp(logp[neg_ids], 0)).item())
-            outs.append(text)
-        rows["logodds"].append(sum(lo) / len(lo))
+            with method.steer(model, coeff=c, prompt_len=len(ids)), torch.no_grad():
+                pairs += [(p, t) for t in _generate(model, tokenizer, p, max_new_tokens, samples, temperature, seed + i)]
+        outs = [t for _, t in pairs]
         texts[str(c)] = outs
         rows["coeff"].append(float(c))
+        rows["logodds"].append(next_word_logodds(method, model, tokenizer, prompts, c))
         rows["sentiment"].append(sum(sentiment_score(t) for t in outs) / len(outs))
-        ppl = [perplexity(model, tokenizer, [t], prefix=p) for p, t in zip(prompts, outs) if t.strip()]
+        if judge is not None:   # judged outside the steer block: prompt + continuation, by the unsteered model
+            s = judge.score([p + t for p, t in pairs])
+            rows["judge"].append(s.mean().item()); rows["judged_positive"].append((s > 0).float().mean().item())
+        else: rows["judge"].append(float("nan")); rows["judged_positive"].append(float("nan"))
+        ppl = [perplexity(model, tokenizer, [t], prefix=p) for p, t in pairs if t.strip()]
         rows["perplexity"].append(float(np.exp(np.mean(np.log(ppl)))) if ppl else float("nan"))
     return SweepResult(data=rows, method=method.registry_name(), params=method.get_params(), model_id=method.vector_.model_id,
-                       sites=[method.site], meta=dict(x="coeff", texts=texts, prompts=list(prompts), title=f"{method.registry_name()} sweep"))
+                       sites=[method.site], meta=dict(x="coeff", texts=texts, prompts=list(prompts), samples=samples,
+                                                      temperature=temperature, title=f"{method.registry_name()} sweep"))
+
+def layer_sweep(make, data, model, tokenizer, prompts, layers, coeffs, reference=None) -> dict:
+    "For each layer, fit `make(layer)` on `data` and measure next-word log-odds and the steered model's perplexity of `reference` texts per coefficient."
+    if not layers or not coeffs: raise ValueError("layer_sweep needs at least one layer and one coefficient")
+    ref = list(reference) if reference else list(prompts)
+    effect, cost = np.zeros((len(layers), len(coeffs))), np.zeros((len(layers), len(coeffs)))
+    for i, l in enumerate(layers):
+        m = make(l).fit(model, tokenizer, data)
+        for j, c in enumerate(coeffs):
+            effect[i, j] = next_word_logodds(m, model, tokenizer, prompts, c)
+            with m.steer(model, coeff=c, prompt_len=0 if m.positions == "all" else 1): cost[i, j] = perplexity(model, tokenizer, ref)
+    return dict(layers=list(layers), coeffs=list(coeffs), logodds=effect, perplexity=cost)
 
 # %% ../../nbs/papers/54_steering.ipynb #6107a360
+TOPICS = ["this song", "the new park", "my job", "the weather", "our trip", "the book you lent me", "this city", "the party",
+          "my neighbours", "the food here", "this game", "the holidays"]
+
 def sentiment_ab_pairs(n: int | None = None) -> list[tuple[str, str, str]]:
-    "Contrastive (prompt, positive answer, negative answer) triples about feelings, for CAA (answer letters balanced)."
-    topics = ["this song", "the new park", "my job", "the weather", "our trip", "the book you lent me", "this city", "the party",
-              "my neighbours", "the food here", "this game", "the holidays"]
+    "CAA in the paper's format: (A)/(B) options in the prompt, the answer letters contrasted (letters balanced)."
     out = []
-    for i, t in enumerate(topics):
+    for t in TOPICS:
         q = f"Question: How do you feel about {t}?\n(A) I love it, it makes me happy.\n(B) I hate it, it makes me miserable.\nAnswer: ("
         q2 = f"Question: How do you feel about {t}?\n(A) I hate it, it makes me miserable.\n(B) I love it, it makes me happy.\nAnswer: ("
         out.append((q, "A", "B")); out.append((q2, "B", "A"))
+    return out[:n] if n else out
+
+POS_ANSWERS = [" I love it, it makes me so happy.", " It is wonderful, I really enjoy it.", " It's great and I feel grateful."]
+NEG_ANSWERS = [" I hate it, it makes me so miserable.", " It is awful, I really dislike it.", " It's terrible and I feel angry."]
+
+def sentiment_answer_pairs(n: int | None = None) -> list[tuple[str, str, str]]:
+    "CAA triples whose answers carry the contrast in words: (question, positive answer, negative answer)."
+    out = [(f"Question: How do you feel about {t}?\nAnswer:", POS_ANSWERS[i % 3], NEG_ANSWERS[i % 3]) for i, t in enumerate(TOPICS)]
     return out[:n] if n else out
 
 # %% ../../nbs/papers/54_steering.ipynb #d89e7469
