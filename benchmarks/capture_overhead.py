@@ -66,9 +66,9 @@ def main(argv=None):
     import torch
     if args.threads: torch.set_num_threads(args.threads)
     torch.set_grad_enabled(False)
-    from interp.extract import ActivationsExtractor
-    from interp.intervene import Ablate, run_with_interventions
-    from interp.sites import resolve_site
+    from interp.core.extract import ActivationsExtractor
+    from interp.core.intervene import Ablate, run_with_interventions
+    from interp.core.sites import resolve_site
 
     model = build_model(12)
     L = model.config.n_layer

@@ -12,9 +12,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def induction_toy_task():
     import torch, interp
     from pathlib import Path
-    from interp.methods.grokking import load_toy
-    from interp.induction import repeated_tokens, attention_patterns, previous_token_scores, prefix_matching_scores
-    from interp.circuits import CircuitTask
+    from interp.papers.grokking import load_toy
+    from interp.methods.induction import repeated_tokens, attention_patterns, previous_token_scores, prefix_matching_scores
+    from interp.methods.circuits import CircuitTask
     toy, _ = load_toy(Path(interp.__file__).parent / "data" / "induction_toy.safetensors")
     half = 20
     clean = repeated_tokens(64, half, toy.cfg.d_vocab, seed=1, unique=True)
@@ -39,9 +39,9 @@ def main():
     t_start = time.perf_counter()
     import torch
     torch.set_num_threads(args.threads)
-    from interp.circuits import CircuitGraph, CircuitTask, EdgeAttributionPatching, ACDC, edge_roc, agreement
-    from interp.models import load_smollm2
-    from interp.ioi import make_ioi
+    from interp.methods.circuits import CircuitGraph, CircuitTask, EdgeAttributionPatching, ACDC, edge_roc, agreement
+    from interp.core.models import load_smollm2
+    from interp.methods.ioi_data import make_ioi
     rows = {}
 
     toy, task, ref = induction_toy_task()
@@ -62,7 +62,7 @@ def main():
     eap_s = statistics.median(times)
     rows[f"EAP SmolLM2, {graph.n_edges} edges, {args.prompts} prompts s"] = eap_s
     # what one ACDC step (a patched forward) costs on SmolLM2, to put ~70k sequential steps in perspective
-    from interp.circuits import edge_forward
+    from interp.methods.circuits import edge_forward
     with torch.no_grad():
         _, outs = edge_forward(graph, model, ioi.corrupted)
         t0 = time.perf_counter(); edge_forward(graph, model, ioi.clean, torch.zeros(graph.valid.shape), outs); step = time.perf_counter() - t0

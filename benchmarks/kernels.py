@@ -9,7 +9,7 @@ The last line is a JSON object (mojo_vs_floor, mojo_speedup_vs_torch, mojo_speed
 import argparse, json, os, sys, time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np, torch
-import interp.kernels as K
+import interp.kernels.stats as K
 
 
 CPU = {}  # process CPU time of each method's fastest run: steadier than wall time on a shared machine
@@ -65,7 +65,7 @@ def main():
     times["floor: numpy X.max(axis=0)"], _ = best(lambda: x.max(axis=0), reps, "floor: numpy X.max(axis=0)")
     if mojo:
         K.set_backend("mojo")
-        times["mojo: interp.kernels"], results["mojo"] = best(lambda: K.topk_per_column(x, a.k), reps, "mojo: interp.kernels")
+        times["mojo: interp.kernels.stats"], results["mojo"] = best(lambda: K.topk_per_column(x, a.k), reps, "mojo: interp.kernels.stats")
     K.set_backend("torch")
     times["torch: streaming threshold (interp fallback)"], results["torch_stream"] = best(lambda: K.topk_per_column(x, a.k), reps, "torch: streaming threshold (interp fallback)")
     K.set_backend("auto")
@@ -92,7 +92,7 @@ def main():
     floor = times["floor: numpy X.max(axis=0)"]
     t_torch = min(times["torch: streaming threshold (interp fallback)"], times["torch: chunked topk + merge"])
     t_numpy = times["numpy: chunked argpartition + merge"]
-    t_mojo = times.get("mojo: interp.kernels")
+    t_mojo = times.get("mojo: interp.kernels.stats")
     gb = x.nbytes / 1e9
     print(f"per-column top-{a.k} of a {rows} × {a.cols} float32 matrix ({gb:.2f} GB), best of {reps}; "
           f"threads={K._n_threads()}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")

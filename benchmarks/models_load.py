@@ -15,7 +15,7 @@ def main():
     ap = argparse.ArgumentParser(); ap.add_argument("--repeats", type=int, default=3); args = ap.parse_args()
     import torch
     from transformers import AutoModelForCausalLM
-    import interp.models as M
+    import interp.core.models as M
     gguf = M.smollm2_gguf_path()
     rows = {}
     with tempfile.TemporaryDirectory() as d:

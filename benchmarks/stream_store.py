@@ -18,7 +18,7 @@ from pathlib import Path
 def load_model(name):
     import torch
     if name == "smollm2":
-        from interp.models import load_smollm2
+        from interp.core.models import load_smollm2
         return load_smollm2()
     from transformers import LlamaConfig, LlamaForCausalLM
     torch.manual_seed(0)
@@ -29,20 +29,20 @@ def load_model(name):
 
 
 def corpus(n_docs):
-    from interp.streaming import load_corpus
+    from interp.streams.publish import load_corpus
     base = load_corpus()
     return [base[i % len(base)] for i in range(n_docs)]
 
 
 def resid_sites(model):
-    from interp.sites import list_sites
+    from interp.core.sites import list_sites
     return [s for s in list_sites(model) if s.endswith("resid_post")]
 
 
 def time_forward(model, tok, texts, sites, ctx_len, batch_size):
     "The anchor: the same batches through the same forward callable, no hooks, no bus."
     import torch
-    from interp.streaming import token_sequences, iter_batches, forward_fn
+    from interp.streams.publish import token_sequences, iter_batches, forward_fn
     seqs = token_sequences(tok, texts, ctx_len)
     fwd = forward_fn(model, sites)
     t0 = time.perf_counter()
@@ -53,7 +53,7 @@ def time_forward(model, tok, texts, sites, ctx_len, batch_size):
 
 
 def time_stream(model, tok, texts, sites, ctx_len, batch_size, folder):
-    from interp.streaming import build_store
+    from interp.streams.publish import build_store
     t0 = time.perf_counter()
     store = build_store(model, tok, texts, folder, sites, ctx_len=ctx_len, batch_size=batch_size, progress=False)
     return time.perf_counter() - t0, store
@@ -68,8 +68,8 @@ def cpu_s() -> float:
 def write_throughput(folder, total_bytes, width=576 * 30, rows_per_step=256):
     "Store path without a model: prepared steps published to a StoreWriter; vs raw sequential write of the same bytes."
     import numpy as np, torch
-    from interp.bus import ActivationBus
-    from interp.store import ActivationStore, StoreWriter
+    from interp.streams.bus import ActivationBus
+    from interp.streams.store import ActivationStore, StoreWriter
     n_steps = max(1, total_bytes // (width * 4 * rows_per_step))
     x = torch.randn(1, rows_per_step, width)
     meta = dict(token_id=torch.zeros(1, rows_per_step, dtype=torch.long), mask=torch.ones(1, rows_per_step, dtype=torch.bool))
@@ -106,7 +106,7 @@ def rss_child(args):
     texts = corpus(args.docs) * args.mult
     folder = Path(tempfile.mkdtemp(dir=args.dir))
     try:
-        from interp.streaming import build_store
+        from interp.streams.publish import build_store
         gc.collect()
         with open("/proc/self/clear_refs", "w") as f: f.write("5")  # reset the peak (VmHWM) so loading the model does not mask the build
         base = _status_kb("VmRSS")

@@ -9,7 +9,7 @@ The last line printed is one JSON object (steps, wall time, final accuracies, ke
 import argparse, json, os, platform, time
 from pathlib import Path
 import torch
-from interp.methods.grokking import train_grokking, save_toy, FourierCircuit, posthoc_measures, _live_key_freqs
+from interp.papers.grokking import train_grokking, save_toy, FourierCircuit, posthoc_measures, _live_key_freqs
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--threads", type=int, default=1)
@@ -37,7 +37,7 @@ post = posthoc_measures(run, keys)
 prov = dict(run.params, steps=run.steps, wall_s=round(run.wall_s, 1), threads=args.threads, torch=torch.__version__,
             machine=f"{platform.machine()} {os.cpu_count()} cores", loadavg_start=load0, loadavg_end=os.getloadavg(),
             train_acc=run.train_acc, test_acc=run.test_acc, key_freqs=keys, key_freqs_source=key_source,
-            produced_by="benchmarks/train_grokking_checkpoint.py -> interp.methods.grokking.train_grokking")
+            produced_by="benchmarks/train_grokking_checkpoint.py -> interp.papers.grokking.train_grokking")
 save_toy(run.model, str(out) + ".safetensors", **prov)
 Path(str(out) + ".json").write_text(json.dumps(dict(provenance=prov, history=run.history, live_measures=run.measures,
                                                     posthoc_measures=post), indent=None))

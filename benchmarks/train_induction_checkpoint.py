@@ -8,8 +8,8 @@ The last line printed is one JSON object.
 import argparse, json, os, platform
 from pathlib import Path
 import torch
-from interp.methods.grokking import save_toy
-from interp.methods.induction_heads import train_induction, InductionScan
+from interp.papers.grokking import save_toy
+from interp.papers.induction import train_induction, InductionScan
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--threads", type=int, default=1)
@@ -24,7 +24,7 @@ top = scan.table(1).iloc[0]
 prov = dict(run.params, steps=run.steps, wall_s=round(run.wall_s, 1), threads=args.threads, torch=torch.__version__,
             machine=f"{platform.machine()} {os.cpu_count()} cores", loadavg_start=load0, loadavg_end=os.getloadavg(),
             top_head=f"{int(top['layer'])}.{int(top['head'])}", top_prefix_matching=float(top.prefix_matching),
-            produced_by="benchmarks/train_induction_checkpoint.py -> interp.methods.induction_heads.train_induction")
+            produced_by="benchmarks/train_induction_checkpoint.py -> interp.papers.induction.train_induction")
 save_toy(run.model, args.out + ".safetensors", **prov)
 Path(args.out + ".json").write_text(json.dumps(dict(provenance=prov, history=run.history)))
 print(json.dumps(dict(steps=run.steps, wall_s=round(run.wall_s, 1), icl_score=run.history["icl_score"][-1],

@@ -1,4 +1,4 @@
-"Edge-level circuit discovery (`interp.circuits`): edge patching is exact at both ends, EAP is the derivative of edge patching, ACDC and EAP find a planted circuit, bad input fails cleanly."
+"Edge-level circuit discovery (`interp.methods.circuits`): edge patching is exact at both ends, EAP is the derivative of edge patching, ACDC and EAP find a planted circuit, bad input fails cleanly."
 import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from pathlib import Path
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 import interp
-from interp.circuits import (CircuitGraph, CircuitTask, CircuitResult, EdgeAttributionPatching, ACDC, discover_circuit, edge_forward,
+from interp.methods.circuits import (CircuitGraph, CircuitTask, CircuitResult, EdgeAttributionPatching, ACDC, discover_circuit, edge_forward,
                              faithfulness, patch_edges, roc_curve, edge_roc, agreement, plot_circuit)
-from interp.extract import hooks_on
-from interp.toys import ToyTransformer, ToyConfig
+from interp.core.extract import hooks_on
+from interp.core.toys import ToyTransformer, ToyConfig
 
 
 def _toy(dtype=torch.float32, **kw):
@@ -113,8 +113,8 @@ def test_integrated_gradients_add_up_to_the_total_effect():
 
 
 def _induction_task():
-    from interp.methods.grokking import load_toy
-    from interp.induction import repeated_tokens
+    from interp.papers.grokking import load_toy
+    from interp.methods.induction import repeated_tokens
     toy, _ = load_toy(Path(interp.__file__).parent / "data" / "induction_toy.safetensors")
     half = 20
     clean = repeated_tokens(24, half, toy.cfg.d_vocab, seed=1, unique=True)

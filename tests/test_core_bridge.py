@@ -2,9 +2,9 @@
 import os, copy, tempfile
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest, torch, transformers
-from interp.extract import ActivationsExtractor, hooks_on
-from interp.intervene import Ablate, run_with_interventions
-from interp.sites import list_sites, model_info
+from interp.core.extract import ActivationsExtractor, hooks_on
+from interp.core.intervene import Ablate, run_with_interventions
+from interp.core.sites import list_sites, model_info
 from test_core_extract import make_gpt2, make_llama, make_neox, IDS
 
 bridge_mod = pytest.importorskip("transformer_lens.model_bridge")

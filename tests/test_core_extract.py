@@ -1,10 +1,10 @@
-"Captured values of interp.extract against independent references (raw hooks, HF outputs, algebraic identities)."
+"Captured values of interp.core.extract against independent references (raw hooks, HF outputs, algebraic identities)."
 import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest, torch, transformers
 from torch import nn
-from interp.extract import ActivationsExtractor, hooks_on
-from interp.sites import list_sites, resolve_site, model_info
+from interp.core.extract import ActivationsExtractor, hooks_on
+from interp.core.sites import list_sites, resolve_site, model_info
 
 V = 97
 

@@ -3,9 +3,9 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest, torch
 from hypothesis import given, settings, strategies as st, HealthCheck
-from interp.extract import ActivationsExtractor, hooks_on
-from interp.intervene import Ablate, AddVector, Patch, Replace, intervene, run_with_interventions
-from interp.sites import list_sites, resolve_site, model_info
+from interp.core.extract import ActivationsExtractor, hooks_on
+from interp.core.intervene import Ablate, AddVector, Patch, Replace, intervene, run_with_interventions
+from interp.core.sites import list_sites, resolve_site, model_info
 from test_core_extract import make_gpt2, make_llama, make_neox, make_toy, IDS
 
 @pytest.fixture(autouse=True, scope="module")

@@ -1,10 +1,10 @@
-"interp.weights: the weights map captured sites onto each other on every adapter (HF GPT-2/Llama/NeoX and interp.toys)."
+"interp.core.weights: the weights map captured sites onto each other on every adapter (HF GPT-2/Llama/NeoX and interp.core.toys)."
 import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest, torch
-from interp.extract import ActivationsExtractor
-from interp.sites import list_sites, model_info
-from interp import weights as W
+from interp.core.extract import ActivationsExtractor
+from interp.core.sites import list_sites, model_info
+from interp.core import weights as W
 from test_core_extract import make_gpt2, make_llama, make_neox, IDS
 
 @pytest.fixture(autouse=True, scope="module")
@@ -13,7 +13,7 @@ def _no_grad():
     with torch.no_grad(): yield
 
 def make_toy():
-    toys = pytest.importorskip("interp.toys")
+    toys = pytest.importorskip("interp.core.toys")
     cfg = toys.ToyConfig(n_layers=2, d_model=32, n_heads=4, d_head=8, d_vocab=97, n_ctx=16, d_mlp=64, normalization="LN")
     return toys.ToyTransformer(cfg).eval()
 

@@ -1,20 +1,20 @@
-"""interp.explain: correlation scoring against hand-computed values, and the OpenAI-compatible client against a real
+"""interp.methods.explain: correlation scoring against hand-computed values, and the OpenAI-compatible client against a real
 server process on loopback (the key must never leak into logs, reprs, pickles, saved results or error messages)."""
 import json, logging, os, pickle, socket, subprocess, sys, textwrap
 import numpy as np
 import pytest
-from interp.catalogue import Excerpt, NeuronRecord
-from interp.explain import (SCALE, ChatSimulator, ExplainNeurons, ExplanationResult, LLMExplainer, OpenAIChat, TokenSetExplainer,
+from interp.methods.catalogue import Excerpt, NeuronRecord
+from interp.methods.explain import (SCALE, ChatSimulator, ExplainNeurons, ExplanationResult, LLMExplainer, OpenAIChat, TokenSetExplainer,
                             TokenSetSimulator, correlation_score, discretize, score_explanation)
 
 KEY = "sk-test-7f3a9c1e5b2d"
 KEY_ENV = "INTERP_TEST_EXPLAIN_KEY"
 
-# The server: a separate Python process speaking /v1/chat/completions through interp.explain.ChatServer (http.server).
+# The server: a separate Python process speaking /v1/chat/completions through interp.methods.explain.ChatServer (http.server).
 # It explains every neuron as "digits", simulates by marking digit tokens, and answers "garbage" to the explanation "garbage".
 SERVER = textwrap.dedent(r"""
     import json, re, sys, time
-    from interp.explain import ChatServer
+    from interp.methods.explain import ChatServer
     def reply(messages, max_tokens):
         text = messages[-1]["content"]
         if messages[0]["content"].startswith("You predict neuron activations"):

@@ -27,7 +27,7 @@ def test_wheel_builds_installs_and_imports(tmp_path):
     py = tmp_path / "venv" / "bin" / "python"
     r = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheels[0])], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
-    r = subprocess.run([str(py), "-c", "import interp, interp.core; print(interp.__version__, interp.core.quick_mode())"],
+    r = subprocess.run([str(py), "-c", "import interp, interp.core.runtime; print(interp.__version__, interp.core.runtime.quick_mode())"],
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split()[0] == interp_version()

@@ -1,12 +1,12 @@
-"Property and fault-injection tests of interp.ioi (dataset invariants) and interp.patching (engine identities, hygiene)."
+"Property and fault-injection tests of interp.methods.ioi_data (dataset invariants) and interp.methods.patching (engine identities, hygiene)."
 import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest, torch
 from hypothesis import given, settings, strategies as st, HealthCheck
-from interp.ioi import IOI_NAMES, IOI_OBJECTS, IOI_PLACES, WordTokenizer, make_ioi
-from interp.extract import ActivationsExtractor, hooks_on
-from interp.intervene import Patch, run_with_interventions
-from interp.patching import (ActivationPatching, CircuitDiscovery, PathPatching, evaluate_circuit, head_means, logits_of,
+from interp.methods.ioi_data import IOI_NAMES, IOI_OBJECTS, IOI_PLACES, WordTokenizer, make_ioi
+from interp.core.extract import ActivationsExtractor, hooks_on
+from interp.core.intervene import Patch, run_with_interventions
+from interp.methods.patching import (ActivationPatching, CircuitDiscovery, PathPatching, evaluate_circuit, head_means, logits_of,
                              patch_jobs, path_patch, position_mask)
 
 WORDS = [" " + w for w in ("and went to the gave a got at decided give it said had long argument afterwards were working "

@@ -2,7 +2,7 @@
 with the documented JSON line."""
 import json, os, subprocess, sys
 from pathlib import Path
-import interp.kernels as K
+import interp.kernels.stats as K
 
 ROOT = Path(__file__).resolve().parent.parent
 

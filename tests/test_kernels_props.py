@@ -1,11 +1,11 @@
-"""Property tests: the Mojo kernels and the torch fallback of interp.kernels agree exactly with each
+"""Property tests: the Mojo kernels and the torch fallback of interp.kernels.stats agree exactly with each
 other and with a brute-force reference (ties, NaN, inf, -0.0, k > rows, empty input, strides, dtypes)."""
 import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np, pytest, torch
 from hypothesis import given, settings, strategies as st, HealthCheck
-import interp.kernels as K
-import interp.kernels_scale as KS
+import interp.kernels.stats as K
+import interp.kernels.scale as KS
 
 MOJO = K._load_mojo() is not None
 needs_mojo = pytest.mark.skipif(not MOJO, reason=f"Mojo kernels not built: {K._state['error']}")

@@ -1,9 +1,9 @@
 """Packaging: a wheel built with `python -m build` carries the compiled Mojo kernels, and a fresh venv
-with only NumPy (no Mojo, no torch) imports interp.kernels and runs the Mojo path without compiling."""
+with only NumPy (no Mojo, no torch) imports interp.kernels.stats and runs the Mojo path without compiling."""
 import os, subprocess, sys, textwrap, zipfile
 from pathlib import Path
 import pytest
-import interp.kernels as K
+import interp.kernels.stats as K
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.slow,
@@ -31,7 +31,7 @@ def test_wheel_ships_kernels_and_runs_mojo_in_a_fresh_venv(tmp_path):
     if r.returncode != 0: pytest.skip(f"cannot install numpy into a fresh venv (no package index?): {r.stderr[-300:]}")
     run([str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheel)])
     probe = textwrap.dedent("""
-        import json, sys, numpy as np, interp.kernels as K
+        import json, sys, numpy as np, interp.kernels.stats as K
         x = np.random.default_rng(0).standard_normal((5000, 300)).astype(np.float32)
         r = K.topk_per_column(x, 8)
         ok = bool((r.values == -np.sort(-x, axis=0)[:8]).all())

@@ -1,11 +1,11 @@
-"Tests of interp.methods: the InterpretationMethod contract, the registry and exact JSON round-trips of Results."
+"Tests of interp.core.method: the InterpretationMethod contract, the registry and exact JSON round-trips of Results."
 import json, os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np, pandas as pd, pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
 from hypothesis.extra import numpy as hnp, pandas as hpd
 
-from interp.methods import (InterpretationMethod, NotFittedError, Result, HeadResult, CurveResult, SpectrumResult,
+from interp.core.method import (InterpretationMethod, NotFittedError, Result, HeadResult, CurveResult, SpectrumResult,
                             SweepResult, TokenResult, registry, registry_table, get_method, to_jsonable, from_jsonable,
                             same, model_id)
 

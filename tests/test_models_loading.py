@@ -8,7 +8,7 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st, HealthCheck
 
-import interp.models as M
+import interp.core.models as M
 
 PROMPT = "The Eiffel Tower is located in the city of"
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st, HealthCheck
 
-import interp.toys as T
+import interp.core.toys as T
 
 
 def capture(model, tokens):
@@ -200,12 +200,12 @@ def test_checkpoint_is_plain_safetensors_and_validated(tmp_path):
     cfg, task = _small(); m = T.ToyTransformer(cfg)
     path = T.save_checkpoint(tmp_path / "c.safetensors", m, step=3, metrics={"a": 1.0})
     with open(path, "rb") as fh: header = json.loads(fh.read(int.from_bytes(fh.read(8), "little")))
-    assert header["__metadata__"]["format"] == "interp.toys/1" and json.loads(header["__metadata__"]["config"]) == cfg.to_dict()
+    assert header["__metadata__"]["format"] == "interp.core.toys/1" and json.loads(header["__metadata__"]["config"]) == cfg.to_dict()
     info = T.load_checkpoint(path)
     assert info["step"] == 3 and info["metrics"] == {"a": 1.0}
     assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), info["model"].state_dict().values()))
     save_file({"x": torch.zeros(2)}, str(tmp_path / "foreign.safetensors"))
-    with pytest.raises(ValueError, match="not an interp.toys checkpoint"): T.load_checkpoint(tmp_path / "foreign.safetensors")
+    with pytest.raises(ValueError, match="not an interp.core.toys checkpoint"): T.load_checkpoint(tmp_path / "foreign.safetensors")
     with pytest.raises(ValueError, match="another config"): T.load_checkpoint(path, T.ToyTransformer(T.modular_addition_config(11)))
     with pytest.raises(ValueError, match="no optimizer state"):
         T.load_checkpoint(path, T.ToyTransformer(cfg), optimizer=torch.optim.AdamW(m.parameters()))
@@ -222,8 +222,8 @@ def test_failed_checkpoint_write_leaves_nothing(tmp_path, monkeypatch):
 
 
 def test_core_api_addresses_toys():
-    "The native adapter of interp.sites maps canonical site names onto the toy hook points."
-    sites = pytest.importorskip("interp.sites")
+    "The native adapter of interp.core.sites maps canonical site names onto the toy hook points."
+    sites = pytest.importorskip("interp.core.sites")
     m = T.ToyTransformer(T.modular_addition_config(113))
     names = set(sites.list_sites(m))
     assert {"embed", "blocks.0.resid_pre", "blocks.0.attn.z", "blocks.0.attn.pattern", "blocks.0.mlp.post", "blocks.0.resid_post", "logits"} <= names

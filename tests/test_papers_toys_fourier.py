@@ -1,9 +1,9 @@
-"Property tests for interp.fourier (Fourier basis of Z_p, Gini, restricted/excluded logits)."
+"Property tests for interp.methods.fourier (Fourier basis of Z_p, Gini, restricted/excluded logits)."
 import math, os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest, torch
 from hypothesis import given, settings, strategies as st
-from interp.fourier import (fourier_basis, fourier_transform, frequency_norms, gini, xpy_directions, project_xpy,
+from interp.methods.fourier import (fourier_basis, fourier_transform, frequency_norms, gini, xpy_directions, project_xpy,
                             restricted_logits, excluded_logits, table_accuracy, table_loss, neuron_frequencies, key_frequencies)
 
 odd = st.integers(1, 30).map(lambda k: 2 * k + 1)

@@ -4,9 +4,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import importlib.resources as r
 import pytest, torch
 from hypothesis import given, settings, strategies as st
-from interp.methods.grokking import (make_toy, tabulated_forward, logit_table, train_grokking, save_toy, load_toy,
+from interp.papers.grokking import (make_toy, tabulated_forward, logit_table, train_grokking, save_toy, load_toy,
                                      modular_addition_data, training_split, run_with_frequencies, FourierCircuit)
-from interp.fourier import table_accuracy, progress_measures
+from interp.methods.fourier import table_accuracy, progress_measures
 
 SHIPPED = r.files("interp") / "data" / "grokking_p113.safetensors"
 
@@ -39,7 +39,7 @@ def test_grokfast_changes_the_update():
     assert a.history["train_loss"][-1] != b.history["train_loss"][-1]
 
 def test_streams_and_snapshots():
-    from interp.bus import ActivationBus
+    from interp.streams.bus import ActivationBus
     seen = {}
     with ActivationBus() as bus:
         bus.subscribe(lambda e: seen.setdefault(e.topic, []).append(e.step), topics="metrics.*")

@@ -1,12 +1,12 @@
-"Tests for interp.induction and the induction-head paper module (toy training, scan, ablation hygiene)."
+"Tests for interp.methods.induction and the induction-head paper module (toy training, scan, ablation hygiene)."
 import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest, torch
 from hypothesis import given, settings, strategies as st
-from interp.induction import (repeated_tokens, attention_patterns, prefix_matching_scores, previous_token_scores,
+from interp.methods.induction import (repeated_tokens, attention_patterns, prefix_matching_scores, previous_token_scores,
                               copying_scores, icl_score, k_composition_scores, composition_baseline, per_token_loss)
-from interp.methods.grokking import ToyTransformer, ToyConfig, load_toy
-from interp.methods.induction_heads import make_induction_toy, induction_batch, train_induction, InductionScan, InductionResult
+from interp.papers.grokking import ToyTransformer, ToyConfig, load_toy
+from interp.papers.induction import make_induction_toy, induction_batch, train_induction, InductionScan, InductionResult
 
 def _toy(seed=0, **kw):
     cfg = dict(n_layers=2, d_model=32, n_heads=4, d_head=8, d_mlp=None, d_vocab=30, d_vocab_out=30, n_ctx=24)
@@ -65,7 +65,7 @@ def test_induction_batch_is_periodic():
         assert torch.equal(row[L:], row[:40 - L]) and 4 <= L <= 20
 
 def test_short_training_learns_from_repeats_and_streams():
-    from interp.bus import ActivationBus
+    from interp.streams.bus import ActivationBus
     got = []
     with ActivationBus() as bus:
         bus.subscribe(lambda e: got.append((e.topic, e.step)), topics="metrics.icl_score")

@@ -4,7 +4,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest, torch
 from hypothesis import given, settings, strategies as st, HealthCheck
 from test_repr_models import tiny_llama, tiny_gpt2, no_hooks
-from interp.dla import DirectLogitAttribution, decompose_resid, final_norm
+from interp.repr.dla import DirectLogitAttribution, decompose_resid, final_norm
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(arch=st.sampled_from(["llama", "gpt2"]), seed=st.integers(0, 10_000), batch=st.integers(1, 3),

@@ -3,9 +3,9 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np, pytest, torch
 from test_repr_models import tiny_llama, tiny_gpt2, no_hooks
-from interp.lens import LogitLens, TunedLens, residual_stack
-from interp.represent import Unembed, Embed
-from interp.slicing import LayerSlicing, next_token_loss
+from interp.repr.lens import LogitLens, TunedLens, residual_stack
+from interp.repr.represent import Unembed, Embed
+from interp.repr.slicing import LayerSlicing, next_token_loss
 
 @pytest.mark.parametrize("make", [tiny_llama, tiny_gpt2])
 def test_logit_lens_final_layer_is_the_model(make):

@@ -1,7 +1,7 @@
 "Subspaces: algebraic properties of PCA / Basis projections (hypothesis) and width errors."
 import numpy as np, pytest, torch
 from hypothesis import given, settings, strategies as st
-from interp.subspace import PCA, Basis
+from interp.repr.subspace import PCA, Basis
 
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), n=st.integers(5, 40), d=st.integers(2, 12), k=st.integers(1, 12))

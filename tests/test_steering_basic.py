@@ -1,10 +1,10 @@
-"Tests of interp.steering on a tiny random Llama: round trips, exact restoration, scaling, errors."
+"Tests of interp.methods.steering on a tiny random Llama: round trips, exact restoration, scaling, errors."
 import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest, torch
 from hypothesis import given, settings, strategies as st
-from interp.extract import ActivationsExtractor, hooks_on
-from interp.steering import ActAdd, CAA, RepE, SteeringVector, sentiment_score, perplexity
+from interp.core.extract import ActivationsExtractor, hooks_on
+from interp.methods.steering import ActAdd, CAA, RepE, SteeringVector, sentiment_score, perplexity
 
 
 class CharTok:

@@ -1,10 +1,10 @@
-"Tests of interp.bus: back-pressure, counters, subscriber lifecycle and the statistics/top-k subscribers."
+"Tests of interp.streams.bus: back-pressure, counters, subscriber lifecycle and the statistics/top-k subscribers."
 import os, threading, time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest, torch
-import interp.bus
+import interp.streams.bus
 from hypothesis import given, settings, strategies as st, HealthCheck
-from interp.bus import ActivationBus, Subscriber, SubscriberError, RunningStats, TopK, LivePlot, merge_stats, column_stats
+from interp.streams.bus import ActivationBus, Subscriber, SubscriberError, RunningStats, TopK, LivePlot, merge_stats, column_stats
 
 
 def rss_bytes() -> int:
@@ -98,9 +98,9 @@ def test_exception_in_with_block_still_stops_threads():
        masked=st.booleans())
 def test_running_stats_and_topk_match_full_computation(n, d, cuts, seed, masked):
     "Any split of the rows into events, with or without a padding mask, gives the statistics and top-k of all rows."
-    for use_kernels in (True, False):  # interp.kernels when importable, and the bus's own torch code
+    for use_kernels in (True, False):  # interp.kernels.stats when importable, and the bus's own torch code
         with pytest.MonkeyPatch.context() as mp:
-            if not use_kernels: mp.setattr(interp.bus, "_kernels", lambda: None)
+            if not use_kernels: mp.setattr(interp.streams.bus, "_kernels", lambda: None)
             _check_stats_topk(n, d, cuts, seed, masked)
 
 def _check_stats_topk(n, d, cuts, seed, masked):
@@ -161,7 +161,7 @@ def test_subscriber_may_publish_derived_events_until_close():
 
 @pytest.mark.parametrize("kernels", [True, False])
 def test_topk_skips_nan_with_and_without_kernels(monkeypatch, kernels):
-    import interp.bus as B
+    import interp.streams.bus as B
     if not kernels: monkeypatch.setattr(B, "_kernels", lambda: None)
     g = torch.Generator().manual_seed(0)
     x = torch.randn(600, 9, generator=g); x[x > 0.8] = float("nan"); x[:, 3] = float("nan")   # column 3: no numbers at all

@@ -1,10 +1,10 @@
-"Tests of interp.store / interp.streaming: SIGKILL mid-shard + resume exactly once, format, views, distributed."
+"Tests of interp.streams.store / interp.streams.publish: SIGKILL mid-shard + resume exactly once, format, views, distributed."
 import json, os, signal, subprocess, sys, textwrap, time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from pathlib import Path
 import numpy as np, pytest, torch
-from interp.store import ActivationStore, StoreWriter
-from interp.bus import ActivationBus
+from interp.streams.store import ActivationStore, StoreWriter
+from interp.streams.bus import ActivationBus
 
 SITES = ["blocks.0.resid_post", "blocks.1.mlp.out"]
 
@@ -15,8 +15,8 @@ CHILD = textwrap.dedent("""
     import os, sys, time, torch
     os.environ["HF_HUB_OFFLINE"] = "1"
     torch.set_num_threads(1)
-    import interp.store as S
-    from interp.streaming import build_store, load_corpus
+    import interp.streams.store as S
+    from interp.streams.publish import build_store, load_corpus
     from transformers import LlamaConfig, LlamaForCausalLM
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=300, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
@@ -93,7 +93,7 @@ def test_sigkill_mid_shard_then_resume_stores_every_token_exactly_once(tmp_path,
 def test_reference_store_matches_direct_forward(reference):
     "The stored activations are the model's: recompute block 0's residual for every sequence."
     from transformers import LlamaConfig, LlamaForCausalLM
-    from interp.streaming import load_corpus, token_sequences
+    from interp.streams.publish import load_corpus, token_sequences
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=300, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)).eval()
@@ -176,8 +176,8 @@ def test_bad_input_errors(tmp_path):
 
 def test_resume_with_other_corpus_is_refused_and_leaves_no_hooks(tmp_path):
     from transformers import LlamaConfig, LlamaForCausalLM
-    from interp.streaming import build_store
-    from interp.extract import hooks_on
+    from interp.streams.publish import build_store
+    from interp.core.extract import hooks_on
     model = LlamaForCausalLM(LlamaConfig(vocab_size=300, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                                          num_attention_heads=2, num_key_value_heads=2)).eval()
     tok = lambda text, add_special_tokens=False: {"input_ids": [ord(c) % 300 for c in text]}

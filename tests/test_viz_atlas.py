@@ -70,7 +70,7 @@ def test_atlas_from_store(tmp_path):
     torch = pytest.importorskip("torch")
     if os.getloadavg()[0] > (os.cpu_count() or 1): torch.set_num_threads(1)   # busy machine: avoid oversubscription
     from transformers import LlamaConfig, LlamaForCausalLM
-    from interp.streaming import build_store
+    from interp.streams.publish import build_store
     torch.manual_seed(0)
     tiny = LlamaForCausalLM(LlamaConfig(vocab_size=300, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)).eval()

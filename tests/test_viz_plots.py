@@ -6,7 +6,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np, pytest
 from interp.viz.plots import head_heatmap, loss_curves, spectrum, sweep, token_bars, plot_result
-from interp.methods import HeadResult, CurveResult, SpectrumResult, SweepResult, TokenResult, Result
+from interp.core.method import HeadResult, CurveResult, SpectrumResult, SweepResult, TokenResult, Result
 
 @pytest.fixture(autouse=True)
 def _close():

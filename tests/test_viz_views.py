@@ -70,7 +70,7 @@ def test_circuit_layout_and_validation():
     assert v.edges == [("a", "b", 0.3)] and v.nodes[1]["label"] == "B"
 
 def test_token_result_view():
-    from interp.methods import TokenResult
+    from interp.core.method import TokenResult
     r = TokenResult(np.array([[1.0, 2.0], [3.0, -4.0]]), method="m", meta={"tokens": ["x", "y"]})
     v = r.view(feature_labels=["a", "b"])
     assert isinstance(v, TokenView) and v.values.shape == (2, 2) and v.title == "m" and v.signed

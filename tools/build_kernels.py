@@ -47,10 +47,10 @@ def main():
         print("[kernels] up to date:", OUT / "manifest.json"); return 0
     mojo = find_mojo()
     if mojo is None:
-        print("[kernels] mojo not found (pip install mojo-compiler==1.2.0): interp.kernels will use its torch fallback")
+        print("[kernels] mojo not found (pip install mojo-compiler==1.2.0): interp.kernels.stats will use its torch fallback")
         return 0 if soft else 1
     if shutil.which("cc") is None:
-        print("[kernels] no C compiler (cc) to link the kernels: interp.kernels will use its torch fallback")
+        print("[kernels] no C compiler (cc) to link the kernels: interp.kernels.stats will use its torch fallback")
         return 0 if soft else 1
     OUT.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "MODULAR_TELEMETRY_ENABLED": "0"}
@@ -76,7 +76,7 @@ def main():
     (OUT / "manifest.json").write_text(json.dumps(meta, indent=1))
     if not a.no_tune:
         t0 = time.time()
-        code = ("import json, interp.kernels_scale as KS; r = KS.autotune(save=True); "
+        code = ("import json, interp.kernels.scale as KS; r = KS.autotune(save=True); "
                 "print(json.dumps({k: r[k] for k in ('topk', 'stats', 'threads')}))")
         r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
         if r.returncode != 0:

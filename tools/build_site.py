@@ -49,7 +49,7 @@ def _md_source(rel: str) -> Path: return _PAGES_OUTSIDE_NBS.get(rel, NBS / rel)
 
 
 def page_name(rel: str) -> str:
-    "Docs path of a notebook: the numeric prefix is dropped (`core/00_core.ipynb` -> `core/core`)."
+    "Docs path of a notebook: the numeric prefix is dropped (`core/00_runtime.ipynb` -> `core/core`)."
     p = Path(rel)
     return (p.parent / _NUM.sub("", p.stem)).as_posix()
 
