@@ -2,7 +2,7 @@
 
 Usage: python tools/build_site.py [--quick] [--out _site] [--jobs 2] [--force]
 
-1. every notebook under nbs/ must be listed once in docs/sidebar.yml (the hand-ordered course);
+1. the sidebar mirrors the bands: docs/sidebar.yml names one section per folder of nbs/ (pages in number order);
 2. each notebook gets nbdev's `show_doc` cells, is executed top to bottom (nbclient, in its own folder;
    `INTERP_QUICK=1` and `#| slow` cells skipped with --quick, as nbdev-test does) and cached under _build/exec/ keyed on its content and the package source;
 3. nbdev's processors hide `#| hide`/exported cells and clean `show_doc` cells; cell options become MyST-NB tags;
@@ -27,10 +27,16 @@ class SiteError(RuntimeError): pass
 
 
 def load_sidebar() -> list[dict]:
-    "Read docs/sidebar.yml and check it lists every notebook under nbs/ exactly once."
+    "The sidebar: one section per band of docs/sidebar.yml, its notebooks in number order, plus any extra pages."
     import yaml
     sections = yaml.safe_load((DOCS / "sidebar.yml").read_text())["sections"]
-    listed = [p for s in sections for p in (s.get("pages") or [])]
+    out, bands = [], set()
+    for s in sections:
+        band = s.get("band")
+        pages = sorted(p.relative_to(NBS).as_posix() for p in (NBS / band).glob("*.ipynb")) if band else []
+        if band: bands.add(band)
+        out.append(dict(caption=s["caption"], pages=pages + list(s.get("pages") or [])))
+    listed = [p for s in out for p in s["pages"]]
     found = {p.relative_to(NBS).as_posix() for p in NBS.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts}
     found.discard("index.ipynb")
     dupes = {p for p in listed if listed.count(p) > 1}
@@ -39,17 +45,17 @@ def load_sidebar() -> list[dict]:
     absent += sorted(p for p in listed if not p.endswith(".ipynb") and not _md_source(p).exists())
     if dupes or missing or absent:
         raise SiteError("docs/sidebar.yml is out of date:"
-                        + (f"\n  notebooks not in the sidebar (add them): {missing}" if missing else "")
+                        + (f"\n  notebooks in no band section (add their folder as a `band:`): {missing}" if missing else "")
                         + (f"\n  listed but not found (remove or fix the path): {absent}" if absent else "")
                         + (f"\n  listed twice: {sorted(dupes)}" if dupes else ""))
-    return sections
+    return out
 
 
 def _md_source(rel: str) -> Path: return _PAGES_OUTSIDE_NBS.get(rel, NBS / rel)
 
 
 def page_name(rel: str) -> str:
-    "Docs path of a notebook: the numeric prefix is dropped (`core/00_runtime.ipynb` -> `core/core`)."
+    "Docs path of a notebook: the numeric prefix is dropped (`core/00_runtime.ipynb` -> `core/runtime`)."
     p = Path(rel)
     return (p.parent / _NUM.sub("", p.stem)).as_posix()
 

@@ -1,0 +1,110 @@
+"""Check the house rules that keep `interp` navigable; exits 1 with one line per breach.
+
+1. Layout: `nbs/<band>/NN_<name>.ipynb` exports `interp/<band>/<name>.py` and nothing else; guides export nothing;
+   no module is exported by two notebooks; every module of a band comes from a notebook.
+2. Size: no module over MAX_MODULE_LINES lines, no exported function or method over MAX_FUNCTION_LINES lines.
+3. Contract: every registered technique keeps the API contract (`interp.core.method.check_contract`).
+
+Usage: .venv/bin/python tools/check_house.py [--quiet]
+"""
+from __future__ import annotations
+import ast, importlib, json, pkgutil, re, sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NBS, LIB = ROOT / "nbs", ROOT / "interp"
+BANDS = ("core", "repr", "streams", "kernels", "viz", "methods", "papers")
+NO_EXPORT_BANDS = ("guides",)
+MAX_MODULE_LINES = 600
+MAX_FUNCTION_LINES = 60
+_EXPORT = re.compile(r"^#\|[ \t]*exports?[ \t]*(\S*)[ \t]*$", re.M)
+_DEFAULT_EXP = re.compile(r"^#\|\s*default_exp\s+(\S+)", re.M)
+
+
+def _code_cells(nb_path: Path) -> list[str]:
+    nb = json.loads(nb_path.read_text())
+    return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def check_layout() -> list[str]:
+    "Breaches of the one-notebook-one-module layout rule."
+    problems, owners = [], {}
+    for nb in sorted(NBS.rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in nb.parts: continue
+        rel = nb.relative_to(NBS)
+        cells = _code_cells(nb)
+        dexp = [m.group(1) for c in cells for m in _DEFAULT_EXP.finditer(c)]
+        exports = [m.group(1) for c in cells for m in _EXPORT.finditer(c)]
+        if len(rel.parts) == 1 or rel.parts[0] in NO_EXPORT_BANDS:
+            if exports: problems.append(f"{rel}: exports code, but home and guide pages export nothing")
+            continue
+        band, m = rel.parts[0], re.match(r"^(\d\d)_([a-z][a-z0-9_]*)$", nb.stem)
+        if band not in BANDS: problems.append(f"{rel}: {band!r} is not a band ({', '.join(BANDS + NO_EXPORT_BANDS)})"); continue
+        if not m: problems.append(f"{rel}: name it NN_<name>.ipynb (two digits, lower-case name)"); continue
+        if not exports: continue
+        want = f"{band}.{m.group(2)}"
+        if dexp != [want]: problems.append(f"{rel}: `#| default_exp {dexp[0] if dexp else '?'}` should be `#| default_exp {want}` "
+                                           f"(nbs/<band>/NN_<name>.ipynb exports interp/<band>/<name>.py)")
+        for target in exports:
+            if target and target != want: problems.append(f"{rel}: exports a cell to {target!r}; a notebook exports only its own module {want!r}")
+        if want in owners: problems.append(f"{rel}: exports {want}, which {owners[want]} already exports")
+        owners.setdefault(want, rel)
+    for band in BANDS:
+        for mod in sorted((LIB / band).glob("*.py")):
+            if mod.name != "__init__.py" and f"{band}.{mod.stem}" not in owners:
+                problems.append(f"interp/{band}/{mod.name}: no notebook exports it (delete it or write nbs/{band}/NN_{mod.stem}.ipynb)")
+    for mod in sorted(LIB.glob("*.py")):
+        if mod.name not in ("__init__.py", "_modidx.py"): problems.append(f"interp/{mod.name}: modules live in a band folder, interp/<band>/")
+    return problems
+
+
+def check_sizes() -> list[str]:
+    "Modules over MAX_MODULE_LINES lines and exported functions over MAX_FUNCTION_LINES lines."
+    problems = []
+    for mod in sorted(LIB.rglob("*.py")):
+        if mod.name == "_modidx.py": continue
+        text = mod.read_text(); rel = mod.relative_to(ROOT)
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            problems.append(f"{rel}: {len(text.splitlines())} lines (> {MAX_MODULE_LINES}): split the notebook by concept")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > MAX_FUNCTION_LINES:
+                    problems.append(f"{rel}:{node.lineno} {node.name}() is {n} lines (> {MAX_FUNCTION_LINES}): split it into named steps")
+    return problems
+
+
+def load_all_modules() -> list[str]:
+    "Import every module of the package (so that every technique is registered); returns their names."
+    import interp
+    names = []
+    for info in pkgutil.walk_packages(interp.__path__, "interp."):
+        importlib.import_module(info.name); names.append(info.name)
+    return names
+
+
+def check_registry(verbose: bool = True) -> list[str]:
+    "Breaches of the API contract by registered techniques (prints one line per technique)."
+    load_all_modules()
+    from interp.core.method import registry, check_contract, FAMILIES
+    problems = []
+    for name, cls in registry().items():
+        found = check_contract(cls)
+        if verbose: print(f"  {'ok  ' if not found else 'FAIL'} {name:<28} {cls.family:<14} {FAMILIES[cls.family]}  ({cls.__module__})")
+        problems += found
+    return problems
+
+
+def main(argv=None) -> int:
+    quiet = "--quiet" in (argv or sys.argv[1:])
+    problems = []
+    for title, check in (("layout", check_layout), ("sizes", check_sizes), ("contract", lambda: check_registry(not quiet))):
+        found = check()
+        print(f"[check_house] {title}: {'ok' if not found else f'{len(found)} problem(s)'}")
+        for p in found: print("   ", p)
+        problems += found
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
