@@ -16,7 +16,8 @@ from .runtime import library_version
 # %% auto #0
 __all__ = ['FAMILIES', 'FAMILY_SIGNATURES', 'CAPABILITIES', 'register_family', 'to_jsonable', 'from_jsonable', 'same', 'Result',
            'HeadResult', 'CurveResult', 'SpectrumResult', 'SweepResult', 'TokenResult', 'NotFittedError',
-           'InterpretationMethod', 'registry', 'get_method', 'registry_table', 'model_id', 'check_contract']
+           'InterpretationMethod', 'registry', 'get_method', 'registry_table', 'model_id', 'AttributionTask',
+           'check_contract']
 
 # %% ../../nbs/core/09_method.ipynb #f4ec4bbe
 FAMILIES: dict[str, str] = {
@@ -536,7 +537,17 @@ def model_id(model) -> str | None:
     n = sum(p.numel() for p in model.parameters()) if hasattr(model, "parameters") else None
     return f"{type(model).__name__}(params={n})" if n is not None else type(model).__name__
 
-# %% ../../nbs/core/09_method.ipynb #23843ec1
+# %% ../../nbs/core/09_method.ipynb #60749c53
+@dataclass
+class AttributionTask:
+    "What to attribute, for `attribute(model, task)`: every attribution technique takes one."
+    inputs: Any                  # token ids [batch, pos] (or a string / list of strings with `tokenizer`)
+    target: Any = None           # technique-specific: a token id, an (answer, wrong) pair, an `Output`, a metric callable
+    attention_mask: Any = None   # [batch, pos], 1 for real tokens (default: all ones)
+    position: int = -1           # the position whose output is attributed
+    tokenizer: Any = None        # needed when `inputs` or `target` are strings
+
+# %% ../../nbs/core/09_method.ipynb #fc610231
 def check_contract(cls: type) -> list[str]:
     "The ways a registered technique breaks the API contract (empty when it keeps it)."
     problems, name = [], cls.__name__
