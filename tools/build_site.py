@@ -183,7 +183,7 @@ def build(out: Path, quick: bool, jobs: int, force: bool) -> Path:
     import tomllib
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
     cfg = meta["tool"]["nbdev"]
-    repo = cfg["git_url"].split("github.com/")[-1]
+    repo = meta["project"]["urls"]["Repository"].rstrip("/").split("github.com/")[-1]
     colab_base = f"https://colab.research.google.com/github/{repo}/blob/{cfg.get('branch', 'main')}/nbs"
     os.environ["INTERP_QUICK"] = "1" if quick else "0"  # inherited by every kernel process
     # `jobs` kernels share the cores: give each its slice, or torch's thread pools oversubscribe and crawl

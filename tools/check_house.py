@@ -4,8 +4,10 @@
    no module is exported by two notebooks; every module of a band comes from a notebook.
 2. Size: no module over MAX_MODULE_LINES lines, no exported function or method over MAX_FUNCTION_LINES lines.
 3. Contract: every registered technique keeps the API contract (`interp.core.method.check_contract`).
+4. One address: every notebook's Colab install cell is built from `[project.urls] Repository` in pyproject.toml
+   (`--fix` rewrites the cells that differ).
 
-Usage: .venv/bin/python tools/check_house.py [--quiet]
+Usage: .venv/bin/python tools/check_house.py [--quiet] [--fix]
 """
 from __future__ import annotations
 import ast, importlib, json, pkgutil, re, sys
@@ -26,8 +28,9 @@ def _code_cells(nb_path: Path) -> list[str]:
     return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
 
 
-def check_layout() -> list[str]:
-    "Breaches of the one-notebook-one-module layout rule."
+def check_layout(nbs: Path = NBS, lib: Path = LIB) -> list[str]:
+    "Breaches of the one-notebook-one-module layout rule (in the tree at `nbs` exporting to `lib`)."
+    NBS, LIB = nbs, lib
     problems, owners = [], {}
     for nb in sorted(NBS.rglob("*.ipynb")):
         if ".ipynb_checkpoints" in nb.parts: continue
@@ -55,6 +58,35 @@ def check_layout() -> list[str]:
                 problems.append(f"interp/{band}/{mod.name}: no notebook exports it (delete it or write nbs/{band}/NN_{mod.stem}.ipynb)")
     for mod in sorted(LIB.glob("*.py")):
         if mod.name not in ("__init__.py", "_modidx.py"): problems.append(f"interp/{mod.name}: modules live in a band folder, interp/<band>/")
+    return problems
+
+
+def repository_url(root: Path = ROOT) -> str:
+    "The repository's address: written once, in pyproject.toml's `[project.urls] Repository`."
+    import tomllib
+    return tomllib.loads((root / "pyproject.toml").read_text())["project"]["urls"]["Repository"].rstrip("/")
+
+
+def colab_cell(url: str) -> str:
+    "The hidden first cell of every page: on Colab, install the library from its repository."
+    return ("#| hide\nimport sys\nif 'google.colab' in sys.modules:  # Colab: install the library first\n"
+            f"    get_ipython().run_line_magic('pip', 'install -q \"interp @ git+{url}\"')")
+
+
+def check_colab(nbs: Path = NBS, fix: bool = False) -> list[str]:
+    "Notebooks whose Colab install cell is missing or does not match the repository address (rewritten with `fix`)."
+    problems, want = [], colab_cell(repository_url())
+    for nb_path in sorted(nbs.rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in nb_path.parts: continue
+        nb = json.loads(nb_path.read_text())
+        cells = [c for c in nb["cells"] if c["cell_type"] == "code" and "google.colab" in "".join(c["source"])]
+        rel = nb_path.relative_to(nbs)
+        if len(cells) != 1: problems.append(f"{rel}: has {len(cells)} Colab install cells; copy the one of nbs/core/00_runtime.ipynb"); continue
+        if "".join(cells[0]["source"]) != want:
+            if fix:
+                cells[0]["source"] = want.splitlines(keepends=True)
+                nb_path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+            else: problems.append(f"{rel}: its Colab cell does not install from {repository_url()} (run tools/check_house.py --fix)")
     return problems
 
 
@@ -96,9 +128,11 @@ def check_registry(verbose: bool = True) -> list[str]:
 
 
 def main(argv=None) -> int:
-    quiet = "--quiet" in (argv or sys.argv[1:])
+    args = argv if argv is not None else sys.argv[1:]
+    quiet, fix = "--quiet" in args, "--fix" in args
     problems = []
-    for title, check in (("layout", check_layout), ("sizes", check_sizes), ("contract", lambda: check_registry(not quiet))):
+    for title, check in (("layout", check_layout), ("sizes", check_sizes), ("colab", lambda: check_colab(fix=fix)),
+                         ("contract", lambda: check_registry(not quiet))):
         found = check()
         print(f"[check_house] {title}: {'ok' if not found else f'{len(found)} problem(s)'}")
         for p in found: print("   ", p)
