@@ -2,14 +2,16 @@
 
 Trains a + b mod 113 (30% train, full-batch AdamW lr 1e-3, wd 1.0, seed 0, until the test loss is below 1e-3) with `train_grokking`, recomputes the progress
 measures on the weight snapshots with the final key frequencies, and writes
-`interp/data/grokking_p113.safetensors` (weights + provenance) and `interp/data/grokking_p113.json` (curves).
+`interp/data/grokking_p113.safetensors` (an `interp.core.toys` checkpoint: weights, config, provenance as its params)
+and `interp/data/grokking_p113.json` (curves).
 Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/train_grokking_checkpoint.py [--threads 1]
 The last line printed is one JSON object (steps, wall time, final accuracies, key frequencies).
 """
 import argparse, json, os, platform, time
 from pathlib import Path
 import torch
-from interp.papers.grokking import train_grokking, save_toy, FourierCircuit, posthoc_measures, _live_key_freqs
+from interp.core.toys import save_checkpoint
+from interp.papers.grokking import train_grokking, FourierCircuit, FourierTask, posthoc_measures, _live_key_freqs
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--threads", type=int, default=1)
@@ -26,11 +28,12 @@ load0 = os.getloadavg()
 
 def checkpoint(step, model, hist):  # keep a resumable picture of the run while it trains
     if step % 2000 == 0:
-        save_toy(model, str(out) + ".partial.safetensors", step=step, note="partial: run still in progress")
+        save_checkpoint(str(out) + ".partial.safetensors", model, step=step, params=dict(note="partial: run still in progress"))
         Path(str(out) + ".partial.json").write_text(json.dumps(hist))
 
-run = train_grokking(n_steps=args.steps, lr=args.lr, stop_test_loss=args.stop_test_loss, grokfast=args.grokfast, seed=0, measure_every=args.every, snapshot_every=args.every, progress=True, on_log=checkpoint)
-try: keys, key_source = FourierCircuit().discover(run.model, run.train_mask).data["key_freqs"], "neuron clusters"
+run = train_grokking(n_steps=args.steps, lr=args.lr, stop_test_loss=args.stop_test_loss, grokfast=args.grokfast, seed=0,
+                     measure_every=args.every, snapshot_every=args.every, progress=True, on_log=checkpoint)
+try: keys, key_source = FourierCircuit().discover(run.model, FourierTask(run.train_mask)).data["key_freqs"], "neuron clusters"
 except ValueError:  # not grokked (e.g. a smoke run with few steps): fall back to the embedding's 5 largest frequencies
     keys, key_source = _live_key_freqs(run.model), "embedding top-5 (no neuron clusters)"
 post = posthoc_measures(run, keys)
@@ -38,7 +41,9 @@ prov = dict(run.params, steps=run.steps, wall_s=round(run.wall_s, 1), threads=ar
             machine=f"{platform.machine()} {os.cpu_count()} cores", loadavg_start=load0, loadavg_end=os.getloadavg(),
             train_acc=run.train_acc, test_acc=run.test_acc, key_freqs=keys, key_freqs_source=key_source,
             produced_by="benchmarks/train_grokking_checkpoint.py -> interp.papers.grokking.train_grokking")
-save_toy(run.model, str(out) + ".safetensors", **prov)
+prov["cfg"] = run.model.cfg.to_dict()
+save_checkpoint(str(out) + ".safetensors", run.model, step=run.steps,
+                metrics=dict(train_acc=run.train_acc, test_acc=run.test_acc), params=prov)
 Path(str(out) + ".json").write_text(json.dumps(dict(provenance=prov, history=run.history, live_measures=run.measures,
                                                     posthoc_measures=post), indent=None))
 for suffix in (".partial.safetensors", ".partial.json"):

@@ -1,14 +1,14 @@
 """Produce the shipped induction-toy checkpoint: the full-size run of nbs/papers/52_induction.ipynb.
 
 Trains the 2-layer attention-only toy (`make_induction_toy`, seed 0) with `train_induction(n_steps=2500, lr=3e-3)` and
-writes `interp/data/induction_toy.safetensors` (weights + provenance) and `interp/data/induction_toy.json` (curves).
+writes `interp/data/induction_toy.safetensors` (an `interp.core.toys` checkpoint: weights, config, provenance) and `interp/data/induction_toy.json` (curves).
 Usage: .venv/bin/python benchmarks/train_induction_checkpoint.py [--threads 1]
 The last line printed is one JSON object.
 """
 import argparse, json, os, platform
 from pathlib import Path
 import torch
-from interp.papers.grokking import save_toy
+from interp.core.toys import save_checkpoint
 from interp.papers.induction import train_induction, InductionScan
 
 ap = argparse.ArgumentParser()
@@ -25,7 +25,8 @@ prov = dict(run.params, steps=run.steps, wall_s=round(run.wall_s, 1), threads=ar
             machine=f"{platform.machine()} {os.cpu_count()} cores", loadavg_start=load0, loadavg_end=os.getloadavg(),
             top_head=f"{int(top['layer'])}.{int(top['head'])}", top_prefix_matching=float(top.prefix_matching),
             produced_by="benchmarks/train_induction_checkpoint.py -> interp.papers.induction.train_induction")
-save_toy(run.model, args.out + ".safetensors", **prov)
+prov["cfg"] = run.model.cfg.to_dict()
+save_checkpoint(args.out + ".safetensors", run.model, step=run.steps, params=prov)
 Path(args.out + ".json").write_text(json.dumps(dict(provenance=prov, history=run.history)))
 print(json.dumps(dict(steps=run.steps, wall_s=round(run.wall_s, 1), icl_score=run.history["icl_score"][-1],
                       top_head=prov["top_head"], top_prefix_matching=prov["top_prefix_matching"])))

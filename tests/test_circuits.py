@@ -8,7 +8,8 @@ import torch
 import interp
 from interp.methods.circuits import (CircuitGraph, CircuitTask, CircuitResult, EdgeAttributionPatching, ACDC, discover_circuit, edge_forward,
                              faithfulness, patch_edges, roc_curve, edge_roc, agreement, plot_circuit)
-from interp.core.extract import hooks_on
+from interp.core.hooks import hooks_on
+from interp.core.method import check_contract
 from interp.core.toys import ToyTransformer, ToyConfig
 
 
@@ -204,3 +205,10 @@ def test_result_round_trips_and_plots(tmp_path):
     ax = plot_circuit(res)
     assert len(ax.texts) >= 2
     with pytest.raises(ValueError, match="different graph"): patch_edges(_toy(), CircuitTask(*_inputs(20), lambda lg: lg.sum()), res)
+
+
+def test_contract():
+    "EAP and ACDC keep the API contract: keyword hyper-parameters stored unchanged, discover(model, task) -> Result."
+    assert check_contract(EdgeAttributionPatching) == [] and check_contract(ACDC) == []
+    acdc = ACDC(threshold=0.2, metric="task")
+    assert acdc.get_params() == dict(threshold=0.2, metric="task") and acdc.clone().get_params() == acdc.get_params()

@@ -1,8 +1,10 @@
-"interp on TransformerLens 4 TransformerBridge: values equal TL's own run_with_cache, and interp on the HF model equals TL on the same weights."
+"""interp on TransformerLens 4 TransformerBridge: values equal TL's own run_with_cache, and interp on the HF model
+equals TL on the same weights."""
 import os, copy, tempfile
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest, torch, transformers
-from interp.core.extract import ActivationsExtractor, hooks_on
+from interp.core.extract import ActivationsExtractor
+from interp.core.hooks import hooks_on
 from interp.core.intervene import Ablate, run_with_interventions
 from interp.core.sites import list_sites, model_info
 from test_core_extract import make_gpt2, make_llama, make_neox, IDS
@@ -16,18 +18,22 @@ def _no_grad():
 @pytest.fixture(scope="module")
 def tokenizer():
     from tokenizers import Tokenizer, models, pre_tokenizers
-    tk = Tokenizer(models.WordLevel({f"t{i}": i for i in range(97)}, unk_token="t0")); tk.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok = transformers.PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="t0", pad_token="t0", eos_token="t1", bos_token="t1")
+    tk = Tokenizer(models.WordLevel({f"t{i}": i for i in range(97)}, unk_token="t0"))
+    tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = transformers.PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="t0", pad_token="t0", eos_token="t1",
+                                               bos_token="t1")
     d = tempfile.mkdtemp(); tok.save_pretrained(d)   # the bridge needs a tokenizer loaded from a folder
     return transformers.AutoTokenizer.from_pretrained(d)
 
-BOOT = {"gpt2": ("gpt2", make_gpt2), "llama": ("llama", make_llama), "neox": ("EleutherAI/pythia-70m", lambda: make_neox(parallel=False))}
+BOOT = {"gpt2": ("gpt2", make_gpt2), "llama": ("llama", make_llama),
+        "neox": ("EleutherAI/pythia-70m", lambda: make_neox(parallel=False))}
 
 # canonical site -> TL cache key (interp's canonical names follow TL's, so the key is the TL alias)
 TL_KEY = {"embed": "hook_embed", "pos_embed": "hook_pos_embed", "final_norm": "ln_final.hook_out", "logits": None}
-BLOCK_KEY = {"resid_pre": "hook_resid_pre", "resid_mid": "hook_resid_mid", "resid_post": "hook_resid_post", "attn.q": "attn.hook_q",
-             "attn.k": "attn.hook_k", "attn.v": "attn.hook_v", "attn.z": "attn.hook_z", "attn.pattern": "attn.hook_pattern",
-             "attn.out": "hook_attn_out", "mlp.pre": "mlp.hook_pre", "mlp.post": "mlp.hook_post", "mlp.out": "hook_mlp_out",
+BLOCK_KEY = {"resid_pre": "hook_resid_pre", "resid_mid": "hook_resid_mid", "resid_post": "hook_resid_post",
+             "attn.q": "attn.hook_q", "attn.k": "attn.hook_k", "attn.v": "attn.hook_v", "attn.z": "attn.hook_z",
+             "attn.pattern": "attn.hook_pattern", "attn.out": "hook_attn_out", "mlp.pre": "mlp.hook_pre",
+             "mlp.post": "mlp.hook_post", "mlp.out": "hook_mlp_out",
              "ln1": "ln1.hook_out", "ln2": "ln2.hook_out"}   # after the norm's weight, like HF modules
 
 def tl_key(site):
@@ -77,7 +83,7 @@ def test_interp_on_hf_equals_tl_on_same_weights(pair):
     for s in sites:
         ref = tl[tl_key(s)]
         if s.endswith(("attn.k", "attn.v")): ref = expand(ref, 4)
-        if s == "pos_embed": ref = ref[:1]   # HF computes position embeddings once, [1,p,d_model], broadcast over the batch
+        if s == "pos_embed": ref = ref[:1]   # HF computes position embeddings once, [1,p,d_model], for the whole batch
         torch.testing.assert_close(cache[s], ref, rtol=1e-4, atol=1e-5, msg=s); checked += 1
     assert checked >= 12 * 2
 

@@ -3,7 +3,8 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest, torch, transformers
 from torch import nn
-from interp.core.extract import ActivationsExtractor, hooks_on
+from interp.core.extract import ActivationsExtractor
+from interp.core.hooks import hooks_on
 from interp.core.sites import list_sites, resolve_site, model_info
 
 V = 97
@@ -15,13 +16,16 @@ def make_gpt2(n_layer=2):
 
 def make_llama(n_layer=2, kv=2):
     torch.manual_seed(0)
-    return transformers.LlamaForCausalLM(transformers.LlamaConfig(hidden_size=32, num_attention_heads=4, num_key_value_heads=kv,
-            num_hidden_layers=n_layer, intermediate_size=64, vocab_size=V, tie_word_embeddings=True)).eval()
+    cfg = transformers.LlamaConfig(hidden_size=32, num_attention_heads=4, num_key_value_heads=kv,
+                                   num_hidden_layers=n_layer, intermediate_size=64, vocab_size=V,
+                                   tie_word_embeddings=True)
+    return transformers.LlamaForCausalLM(cfg).eval()
 
 def make_neox(n_layer=2, parallel=True):
     torch.manual_seed(0)
-    return transformers.GPTNeoXForCausalLM(transformers.GPTNeoXConfig(hidden_size=32, num_attention_heads=4, num_hidden_layers=n_layer,
-            intermediate_size=64, vocab_size=V, use_parallel_residual=parallel)).eval()
+    cfg = transformers.GPTNeoXConfig(hidden_size=32, num_attention_heads=4, num_hidden_layers=n_layer,
+                                     intermediate_size=64, vocab_size=V, use_parallel_residual=parallel)
+    return transformers.GPTNeoXForCausalLM(cfg).eval()
 
 class _Cfg:
     n_layers, d_model, n_heads, d_head, d_mlp, d_vocab, n_ctx = 2, 32, 4, 8, 64, V, 32
@@ -34,7 +38,8 @@ class _Attn(nn.Module):
         for n in ("hook_q", "hook_k", "hook_v", "hook_z", "hook_pattern"): setattr(s, n, nn.Identity())
     def forward(s, x):
         b, p, _ = x.shape
-        q, k, v = (hook(W(x).view(b, p, s.h, -1)) for W, hook in ((s.W_Q, s.hook_q), (s.W_K, s.hook_k), (s.W_V, s.hook_v)))
+        pairs = ((s.W_Q, s.hook_q), (s.W_K, s.hook_k), (s.W_V, s.hook_v))
+        q, k, v = (hook(W(x).view(b, p, s.h, -1)) for W, hook in pairs)
         scores = torch.einsum("bqhd,bkhd->bhqk", q, k) / q.shape[-1] ** 0.5
         scores = scores.masked_fill(torch.ones(p, p, dtype=torch.bool).triu(1), float("-inf"))
         pattern = s.hook_pattern(scores.softmax(-1))
@@ -49,8 +54,10 @@ class _MLP(nn.Module):
 
 class _Block(nn.Module):
     def __init__(s, c):
-        super().__init__(); s.ln1, s.ln2, s.attn, s.mlp = nn.LayerNorm(c.d_model), nn.LayerNorm(c.d_model), _Attn(c), _MLP(c)
-        for n in ("hook_resid_pre", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post"): setattr(s, n, nn.Identity())
+        super().__init__()
+        s.ln1, s.ln2, s.attn, s.mlp = nn.LayerNorm(c.d_model), nn.LayerNorm(c.d_model), _Attn(c), _MLP(c)
+        for n in ("hook_resid_pre", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post"):
+            setattr(s, n, nn.Identity())
     def forward(s, x):
         x = s.hook_resid_pre(x)
         x = s.hook_resid_mid(x + s.hook_attn_out(s.attn(s.ln1(x))))
@@ -120,7 +127,8 @@ def test_hf_sites_match_independent_references(name):
             torch.testing.assert_close(cache[n + "resid_post"], cache[n + "resid_mid"] + cache[n + "mlp.out"])
             with torch.no_grad(): torch.testing.assert_close(cache[n + "ln2"], p["ln2"](cache[n + "resid_mid"]))
         else:  # parallel attention + MLP
-            torch.testing.assert_close(cache[n + "resid_post"], cache[n + "resid_pre"] + cache[n + "attn.out"] + cache[n + "mlp.out"])
+            parts = cache[n + "resid_pre"] + cache[n + "attn.out"] + cache[n + "mlp.out"]
+            torch.testing.assert_close(cache[n + "resid_post"], parts)
         # z is the pattern-weighted sum of values (q/k are pre-rotary on Llama/NeoX, so check z from pattern and v)
         z = torch.einsum("bhqk,bkhd->bqhd", pc[n + "attn.pattern"], pc[n + "attn.v"])
         torch.testing.assert_close(pc[n + "attn.z"], z, rtol=1e-4, atol=1e-5)
@@ -141,7 +149,8 @@ def test_every_site_equals_raw_register_forward_hook(name):
     for n in info.sites:
         spec = resolve_site(model, n); mod = model.get_submodule(spec.module)
         if spec.phase == "out":
-            handles.append(mod.register_forward_hook(lambda m, a, o, n=n, i=spec.index: raw.__setitem__(n, o if torch.is_tensor(o) else o[i])))
+            def grab(m, a, o, n=n, i=spec.index): raw[n] = o if torch.is_tensor(o) else o[i]
+            handles.append(mod.register_forward_hook(grab))
         else:
             handles.append(mod.register_forward_pre_hook(lambda m, a, n=n: raw.__setitem__(n, a[0])))
     impl = model.config._attn_implementation; model.config._attn_implementation = "eager"
@@ -202,6 +211,7 @@ def test_positions_dtype_and_memory_limit():
 def test_errors_name_the_fix():
     model = make_llama()
     with pytest.raises(KeyError, match="blocks.0.attn.z"): ActivationsExtractor(model, "blocks.0.attn.zz")
-    with pytest.raises(KeyError, match="no adapter"): ActivationsExtractor(nn.Sequential(nn.Linear(2, 2)), "blocks.0.resid_pre")
+    with pytest.raises(KeyError, match="no adapter"):
+        ActivationsExtractor(nn.Sequential(nn.Linear(2, 2)), "blocks.0.resid_pre")
     with pytest.raises(TypeError, match="positions"): ActivationsExtractor(model, "embed", positions="last")
     with pytest.raises(ValueError, match="max_bytes"): ActivationsExtractor(model, "embed", max_bytes=-1)

@@ -3,7 +3,8 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest, torch
 from hypothesis import given, settings, strategies as st, HealthCheck
-from interp.core.extract import ActivationsExtractor, hooks_on
+from interp.core.extract import ActivationsExtractor
+from interp.core.hooks import hooks_on
 from interp.core.intervene import Ablate, AddVector, Patch, Replace, intervene, run_with_interventions
 from interp.core.sites import list_sites, resolve_site, model_info
 from test_core_extract import make_gpt2, make_llama, make_neox, make_toy, IDS
@@ -35,7 +36,7 @@ def test_head_ablation_equals_raw_hook(name):
     "Zero-ablating head 2 at attn.z equals zeroing that slice of W_O's input with a raw pre-hook."
     m = MODELS[name]; info = model_info(m)
     spec = resolve_site(m, "blocks.1.attn.z")
-    ours = logits_ = run_with_interventions(m, [Ablate("blocks.1.attn.z", heads=2)], IDS).logits
+    ours = run_with_interventions(m, [Ablate("blocks.1.attn.z", heads=2)], IDS).logits
     def pre(mod, args):
         x = args[0].clone(); x.unflatten(-1, (info.n_heads, -1))[:, :, 2] = 0; return (x,)
     h = m.get_submodule(spec.module).register_forward_pre_hook(pre)
@@ -49,13 +50,15 @@ def test_head_ablation_equals_raw_hook(name):
 def test_patch_everything_recovers_source_run(name):
     m = MODELS[name]; corrupt = (IDS + 1) % 97
     src = ActivationsExtractor(m, "blocks.1.resid_pre").extract(IDS)
-    assert torch.equal(logits_of(run_with_interventions(m, [Patch("blocks.1.resid_pre", src)], corrupt)), BASE[name]["out"])
+    patched = run_with_interventions(m, [Patch("blocks.1.resid_pre", src)], corrupt)
+    assert torch.equal(logits_of(patched), BASE[name]["out"])
     # patching q, k and v of every head at block 0 alone also recovers block 0's attention output
     sites = ["blocks.0.attn.q", "blocks.0.attn.k", "blocks.0.attn.v", "blocks.0.attn.out"]
     c = ActivationsExtractor(m, sites).extract(IDS)
     with intervene(m, [Patch(s, c) for s in sites[:3]]):
         c2 = ActivationsExtractor(m, sites).extract(corrupt)
-    torch.testing.assert_close(c2["blocks.0.attn.out"][:, 1:], c["blocks.0.attn.out"][:, 1:])  # pos 0 attends only to itself
+    # pos 0 attends only to itself
+    torch.testing.assert_close(c2["blocks.0.attn.out"][:, 1:], c["blocks.0.attn.out"][:, 1:])
     assert_restored(name)
 
 def logits_of(o): return o if torch.is_tensor(o) else o.logits
@@ -63,11 +66,13 @@ def logits_of(o): return o if torch.is_tensor(o) else o.logits
 def test_steering_only_changes_later_positions():
     m = MODELS["llama"]; v = torch.randn(32)
     out = logits_of(run_with_interventions(m, [AddVector("blocks.0.resid_post", v, coeff=3.0, positions=4)], IDS))
-    assert torch.equal(out[:, :4], BASE["llama"]["out"][:, :4]) and not torch.allclose(out[:, 4:], BASE["llama"]["out"][:, 4:])
+    ref = BASE["llama"]["out"]
+    assert torch.equal(out[:, :4], ref[:, :4]) and not torch.allclose(out[:, 4:], ref[:, 4:])
     c = ActivationsExtractor(m, "blocks.0.resid_post").extract(IDS)
     with intervene(m, AddVector("blocks.0.resid_post", v, coeff=3.0, positions=4)):
         c2 = ActivationsExtractor(m, "blocks.0.resid_post").extract(IDS)
-    torch.testing.assert_close(c2["blocks.0.resid_post"][:, 4] - c["blocks.0.resid_post"][:, 4], (3.0 * v).expand(3, -1))
+    delta = c2["blocks.0.resid_post"][:, 4] - c["blocks.0.resid_post"][:, 4]
+    torch.testing.assert_close(delta, (3.0 * v).expand(3, -1))
     assert_restored("llama")
 
 def test_toy_pattern_is_writable_and_gqa_rules():
@@ -90,9 +95,9 @@ class Boom(Exception): pass
 
 @pytest.mark.parametrize("name", ["gpt2", "llama", "neox"])
 def test_hf_pattern_edits(name):
-    "Pattern edits on HF models: an identity edit equals eager attention; zeroing a head's pattern equals zeroing its z."
+    "Pattern edits on HF models: an identity edit equals eager attention; zeroing a head's pattern zeroes its z."
     m = MODELS[name]
-    eager = ActivationsExtractor(m, ["blocks.1.attn.pattern", "logits"]).extract(IDS)   # capturing the pattern runs eager
+    eager = ActivationsExtractor(m, ["blocks.1.attn.pattern", "logits"]).extract(IDS)   # capturing the pattern: eager
     same = run_with_interventions(m, Replace("blocks.1.attn.pattern", lambda p: p.clone()), IDS).logits
     assert torch.equal(same, eager["logits"])
     pat0 = run_with_interventions(m, Ablate("blocks.1.attn.pattern", heads=2), IDS).logits
@@ -139,7 +144,6 @@ def _build(m, ivs, raise_at, hook_call):
     for site, kind, heads, pos in ivs:
         if kind in ("zero", "mean", "resample"): out.append(Ablate(site, kind=kind, heads=heads, positions=pos))
         elif kind == "add":
-            d = resolve_site(m, site)
             dim = ActivationsExtractor(m, site).extract(IDS[:1])[site].shape[-1]
             out.append(AddVector(site, torch.ones(dim), coeff=0.3, positions=pos, heads=heads))
         else: out.append(Replace(site, counting, heads=heads, positions=pos))

@@ -1,4 +1,4 @@
-"interp.core.weights: the weights map captured sites onto each other on every adapter (HF GPT-2/Llama/NeoX and interp.core.toys)."
+"interp.core.weights: the weights map captured sites onto each other on every adapter (HF GPT-2/Llama/NeoX and toys)."
 import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest, torch
@@ -14,10 +14,12 @@ def _no_grad():
 
 def make_toy():
     toys = pytest.importorskip("interp.core.toys")
-    cfg = toys.ToyConfig(n_layers=2, d_model=32, n_heads=4, d_head=8, d_vocab=97, n_ctx=16, d_mlp=64, normalization="LN")
+    cfg = toys.ToyConfig(n_layers=2, d_model=32, n_heads=4, d_head=8, d_vocab=97, n_ctx=16, d_mlp=64,
+                         normalization="LN")
     return toys.ToyTransformer(cfg).eval()
 
-MODELS = {"gpt2": make_gpt2, "llama": make_llama, "llama_mha": lambda: make_llama(kv=4), "neox": make_neox, "toy": make_toy}
+MODELS = {"gpt2": make_gpt2, "llama": make_llama, "llama_mha": lambda: make_llama(kv=4), "neox": make_neox,
+          "toy": make_toy}
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_weights_reproduce_activations(name):
@@ -30,13 +32,16 @@ def test_weights_reproduce_activations(name):
         x = c[n + "ln1"] if n + "ln1" in c else c[n + "resid_pre"]
         for p in "QKV":
             assert A[f"W_{p}"].shape == (4, 32, 8)
-            torch.testing.assert_close(torch.einsum("bpd,hde->bphe", x, A[f"W_{p}"]) + A[f"b_{p}"], c[n + f"attn.{p.lower()}"], rtol=1e-4, atol=1e-5)
-        torch.testing.assert_close(torch.einsum("bphe,hed->bpd", c[n + "attn.z"], A["W_O"]) + A["b_O"], c[n + "attn.out"], rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(torch.einsum("bpd,hde->bphe", x, A[f"W_{p}"]) + A[f"b_{p}"],
+                                       c[n + f"attn.{p.lower()}"], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(torch.einsum("bphe,hed->bpd", c[n + "attn.z"], A["W_O"]) + A["b_O"],
+                                   c[n + "attn.out"], rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(c[n + "mlp.post"] @ M["W_out"] + M["b_out"], c[n + "mlp.out"], rtol=1e-4, atol=1e-5)
         y = c[n + "ln2"] if n + "ln2" in c else c[n + "resid_mid"]
         pre = y @ M["W_gate"] + M["b_gate"] if "W_gate" in M else y @ M["W_in"] + M["b_in"]
         torch.testing.assert_close(pre, c[n + "mlp.pre"], rtol=1e-4, atol=1e-5)
-        if "W_gate" in M: torch.testing.assert_close(y @ M["W_in"] + M["b_in"], c[n + "mlp.pre_linear"], rtol=1e-4, atol=1e-5)
+        if "W_gate" in M:
+            torch.testing.assert_close(y @ M["W_in"] + M["b_in"], c[n + "mlp.pre_linear"], rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(W.W_E(m)[IDS], c["embed"], rtol=0, atol=0)
     torch.testing.assert_close(c["final_norm"] @ W.W_U(m) + W.b_U(m), c["logits"], rtol=1e-4, atol=1e-4)
     assert W.stacked(m, "W_O").shape == (2, 4, 8, 32)

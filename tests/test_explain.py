@@ -112,7 +112,8 @@ def test_openai_backend_explains_and_scores(server, key, tmp_path, caplog, capfd
     caplog.set_level(logging.DEBUG)
     client = OpenAIChat(url, model="test-model", key_env=KEY_ENV)
     rec = _record()
-    res = ExplainNeurons().explain([rec], LLMExplainer(client), ChatSimulator(client))
+    res = ExplainNeurons(explainer=LLMExplainer(client), simulator=ChatSimulator(client)).explain([rec])
+    assert res.params["explainer"] == repr(LLMExplainer(client))  # components travel by their repr
     row = res.data.iloc[0]
     assert row.explanation == "digits"                       # the prompt's stem is stripped, first sentence kept
     assert row.score >= 0.8                                  # the server's simulation marks the digit tokens
@@ -155,3 +156,13 @@ def test_key_echoed_by_a_server_is_masked(server, key):
     with pytest.raises(RuntimeError, match="HTTP 500") as e:
         OpenAIChat(echo_url, "m", key_env=KEY_ENV).chat([[{"role": "user", "content": "hi"}]])
     assert KEY not in str(e.value) and "Bearer ***" in str(e.value)
+
+
+def test_explain_neurons_keeps_the_contract():
+    from interp.core.method import check_contract
+    assert check_contract(ExplainNeurons) == []
+    m = ExplainNeurons(n_explain=3)
+    assert m.get_params() == dict(explainer=None, simulator=None, n_explain=3, seed=0)
+    res = m.explain([_record()], explanations=["digits"])
+    assert res.data.explanation[0] == "digits" and res.meta["simulator"] == "TokenSetSimulator()"
+    assert res.params["n_explain"] == 3 and m.clone().get_params() == m.get_params()

@@ -4,10 +4,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest, torch
 from hypothesis import given, settings, strategies as st, HealthCheck
 from interp.methods.ioi_data import IOI_NAMES, IOI_OBJECTS, IOI_PLACES, WordTokenizer, make_ioi
-from interp.core.extract import ActivationsExtractor, hooks_on
+from interp.core.extract import ActivationsExtractor
+from interp.core.hooks import hooks_on, position_mask
 from interp.core.intervene import Patch, run_with_interventions
-from interp.methods.patching import (ActivationPatching, CircuitDiscovery, PathPatching, evaluate_circuit, head_means, logits_of,
-                             patch_jobs, path_patch, position_mask)
+from interp.core.method import check_contract
+from interp.methods.patching import (ActivationPatching, AttributionPatching, CircuitDiscovery, HeadCircuitTask,
+                                     PathPatching, PatchingTask, evaluate_circuit, head_means, logits_of, patch_jobs,
+                                     path_patch)
 
 WORDS = [" " + w for w in ("and went to the gave a got at decided give it said had long argument afterwards were working "
                            "found was quiet when arrived handed").split()]
@@ -71,16 +74,18 @@ def test_stacked_jobs_equal_one_forward_per_job(toy, max_batch, layer, pos):
 
 def test_full_residual_patch_restores(toy):
     model, clean, corrupted = toy
-    res = ActivationPatching(per="site").patch(model, clean, corrupted, metric)
+    task = PatchingTask(clean, corrupted, metric)
+    res = ActivationPatching(per="site").patch(model, task)
     assert res.data == pytest.approx([1.0, 1.0, 1.0], abs=1e-4)
-    noised = ActivationPatching(per="site", direction="noise").patch(model, clean, corrupted, metric)
+    noised = ActivationPatching(per="site", direction="noise").patch(model, task)
     assert noised.data == pytest.approx([-1.0, -1.0, -1.0], abs=1e-4)
 
 
 def test_path_patching_last_layer_equals_noising(toy):
     model, clean, corrupted = toy
-    noised = ActivationPatching(per="head", direction="noise").patch(model, clean, corrupted, metric)
-    pp = PathPatching().patch(model, clean, corrupted, metric)   # receivers = logits
+    task = PatchingTask(clean, corrupted, metric)
+    noised = ActivationPatching(per="head", direction="noise").patch(model, task)
+    pp = PathPatching().patch(model, task)   # receivers = logits
     assert pp.data[2] == pytest.approx(noised.data[2], abs=1e-4)
     # earlier layers differ in general: path patching blocks the route through later heads
     assert not pp.data[0] == pytest.approx(noised.data[0], abs=1e-4)
@@ -91,7 +96,8 @@ def test_per_example_positions(toy):
     m = position_mask(torch.tensor([0, 1, 2, 3, 4]), 5, 7)
     assert m.sum() == 5 and m[3, 3]
     # patching only position 0 (before the corruption at position 1) changes nothing
-    res = ActivationPatching(per="head").patch(model, clean, corrupted, metric, positions=torch.zeros(5, dtype=torch.long))
+    first = PatchingTask(clean, corrupted, metric, positions=torch.zeros(5, dtype=torch.long))
+    res = ActivationPatching(per="head").patch(model, first)
     assert abs(res.data).max() < 1e-5
 
 
@@ -100,8 +106,9 @@ def test_circuit_all_heads_is_full_model(toy):
     means = head_means(model, corrupted, groups=torch.tensor([0, 0, 1, 1, 1]))
     full = metric(model(clean).logits).item()
     every = [(l, h) for l in range(3) for h in range(4)]
-    assert evaluate_circuit(model, clean, metric, every, means, groups=torch.tensor([0, 0, 1, 1, 1])) == pytest.approx(full, abs=1e-5)
-    disc = CircuitDiscovery(target=0.5, sizes=[2, 12]).discover(model, clean, metric, every, corrupted)
+    groups = torch.tensor([0, 0, 1, 1, 1])
+    assert evaluate_circuit(model, clean, metric, every, means, groups=groups) == pytest.approx(full, abs=1e-5)
+    disc = CircuitDiscovery(target=0.5, sizes=[2, 12]).discover(model, HeadCircuitTask(clean, metric, every, corrupted))
     assert disc.data["faithfulness"][-1] == pytest.approx(1.0, abs=1e-5)
 
 
@@ -113,7 +120,7 @@ def test_hooks_removed_when_metric_raises(toy):
         if len(calls) > 2: raise RuntimeError("boom")
         return metric(logits)
     with pytest.raises(RuntimeError, match="boom"):
-        ActivationPatching(per="head").patch(model, clean, corrupted, bad_metric)
+        ActivationPatching(per="head").patch(model, PatchingTask(clean, corrupted, bad_metric))
     assert hooks_on(model) == 0
     # a failure inside the forward pass, while the patching hooks are registered
     def explode(mod, args, out):
@@ -124,7 +131,7 @@ def test_hooks_removed_when_metric_raises(toy):
             path_patch(model, clean, corrupted, metric, [[(0, 0)], [(0, 1)]], receivers=[(1, 0)])
         assert hooks_on(model) == 1   # only the injected hook is left
         with pytest.raises(RuntimeError, match="forward failed"):
-            ActivationPatching(per="head").patch(model, clean, corrupted, metric)
+            ActivationPatching(per="head").patch(model, PatchingTask(clean, corrupted, metric))
         assert hooks_on(model) == 1
     finally: handle.remove()
     assert hooks_on(model) == 0
@@ -132,8 +139,27 @@ def test_hooks_removed_when_metric_raises(toy):
 
 def test_bad_inputs(toy):
     model, clean, corrupted = toy
-    with pytest.raises(ValueError, match="same shape"): ActivationPatching().patch(model, clean, corrupted[:3], metric)
+    with pytest.raises(ValueError, match="same shape"): PatchingTask(clean, corrupted[:3], metric)
+    with pytest.raises(TypeError, match="PatchingTask"): ActivationPatching().patch(model, (clean, corrupted, metric))
     with pytest.raises(ValueError, match="no path"): path_patch(model, clean, corrupted, metric, [[(2, 0)]], receivers=[(2, 1)])
-    with pytest.raises(IndexError, match="out of range"): PathPatching().patch(model, clean, corrupted, metric, senders=[(5, 0)])
+    task = PatchingTask(clean, corrupted, metric)
+    with pytest.raises(IndexError, match="out of range"): PathPatching(senders=[(5, 0)]).patch(model, task)
+    with pytest.raises(IndexError, match="out of range"): AttributionPatching(layers=[7]).patch(model, task)
+    with pytest.raises(TypeError, match="HeadCircuitTask"): CircuitDiscovery().discover(model, task)
     with pytest.raises(TypeError, match="positions"): position_mask("end", 5, 7)
     assert hooks_on(model) == 0
+
+
+def test_contract():
+    "Hyper-parameters are keyword arguments stored unchanged; the verbs take (model, task) and return Results."
+    for cls in (ActivationPatching, AttributionPatching, PathPatching, CircuitDiscovery):
+        assert check_contract(cls) == [], check_contract(cls)
+    tech = PathPatching(receivers=[(2, 0)], senders=[(0, 1)])
+    want = dict(receivers=[(2, 0)], senders=[(0, 1)], receiver_input="q", max_batch=256)
+    assert tech.clone().get_params() == tech.get_params() == want
+
+
+def test_result_provenance(toy):
+    model, clean, corrupted = toy
+    res = ActivationPatching(per="site", max_batch=7).patch(model, PatchingTask(clean, corrupted, metric))
+    assert res.method == "activation_patching" and res.params["max_batch"] == 7 and res.params["per"] == "site"

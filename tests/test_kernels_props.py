@@ -234,7 +234,7 @@ def test_merge_topk_equals_one_shot():
     x = np.random.default_rng(3).standard_normal((400, 20)).astype(np.float32).round(1)
     whole = K.topk_per_column(x, 6)
     a, b = K.topk_per_column(x[:150], 6), K.topk_per_column(x[150:], 6)
-    b = K.TopK(b.values, np.where(b.indices >= 0, b.indices + 150, -1))
+    b = K.relabel_rows(b, np.arange(150, 400))
     m = K.merge_topk(b, a)
     same_array(m.indices, whole.indices); same_array(m.values, whole.values)
     s = K.column_stats(x[:150]) + K.column_stats(x[150:])
@@ -336,3 +336,10 @@ def test_torch_fallback_refines_when_every_row_beats_the_threshold(k):
     for s in range(0, 3000, 1000): acc.update(x[s:s + 1000])
     r = acc.result()
     same_array(r.indices, ref_i); same_array(r.values, ref_v)
+
+
+def test_relabel_rows_maps_indices_and_keeps_padding():
+    r = K.topk_per_column(np.array([[1.0, np.nan], [3.0, np.nan]], np.float32), 2)
+    out = K.relabel_rows(r, [40, 7])
+    same_array(out.indices, np.array([[7, -1], [40, -1]]))
+    same_array(out.values, r.values)

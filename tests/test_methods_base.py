@@ -5,9 +5,10 @@ import numpy as np, pandas as pd, pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
 from hypothesis.extra import numpy as hnp, pandas as hpd
 
-from interp.core.method import (InterpretationMethod, NotFittedError, Result, HeadResult, CurveResult, SpectrumResult,
-                            SweepResult, TokenResult, registry, registry_table, get_method, to_jsonable, from_jsonable,
-                            same, model_id)
+from interp.core.method import InterpretationMethod, NotFittedError, registry, registry_table, get_method
+from interp.core.models import model_id
+from interp.core.result import (Result, HeadResult, CurveResult, SpectrumResult, SweepResult, TokenResult, to_jsonable,
+                                from_jsonable, same)
 
 DTYPES = st.sampled_from(["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16",
                           "bool", "complex64", "complex128", ">f8", "<i4"])
@@ -16,7 +17,8 @@ def roundtrip(obj):
     return from_jsonable(json.loads(json.dumps(to_jsonable(obj), allow_nan=False)))
 
 @settings(max_examples=150, deadline=None)
-@given(DTYPES.flatmap(lambda dt: hnp.arrays(np.dtype(dt), hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5))))
+@given(DTYPES.flatmap(lambda dt: hnp.arrays(np.dtype(dt),
+                                            hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5))))
 def test_array_roundtrip_is_bit_exact(a):
     b = roundtrip(a)
     assert b.dtype == a.dtype and b.shape == a.shape and b.tobytes() == a.tobytes()
@@ -33,8 +35,10 @@ def test_dataframe_roundtrip_is_exact(df):
     pd.testing.assert_frame_equal(df, back, check_exact=True)
 
 @settings(max_examples=60, deadline=None)
-@given(st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True), st.text()),
-                    lambda c: st.one_of(st.lists(c, max_size=3), st.tuples(c, c), st.dictionaries(st.text(max_size=4), c, max_size=3)),
+@given(st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+                              st.text()),
+                    lambda c: st.one_of(st.lists(c, max_size=3), st.tuples(c, c),
+                                        st.dictionaries(st.text(max_size=4), c, max_size=3)),
                     max_leaves=10))
 def test_nested_python_roundtrip(x):
     assert same(roundtrip(x), x)
@@ -49,7 +53,8 @@ def test_torch_tensors_roundtrip_with_dtype():
 
 def test_same_detects_differences():
     a = np.array([0.0, 1.0]); assert not same(a, np.array([-0.0, 1.0])); assert not same(a, a.astype(np.float32))
-    df = pd.DataFrame({"x": [1, 2]}); assert not same(df, df.astype(float)); assert not same(df, df.rename(columns={"x": "y"}))
+    df = pd.DataFrame({"x": [1, 2]})
+    assert not same(df, df.astype(float)); assert not same(df, df.rename(columns={"x": "y"}))
 
 def test_unencodable_gives_clear_error():
     with pytest.raises(TypeError, match="cannot encode set"): to_jsonable({1, 2})
@@ -57,7 +62,8 @@ def test_unencodable_gives_clear_error():
 def make_results():
     rng = np.random.default_rng(0)
     return [HeadResult(rng.normal(size=(4, 6)).astype(np.float32), method="m", params={"a": 1.5, "b": (1, 2)},
-                       model_id="gpt2", sites=["blocks.0.attn.z"], seed=3, coords={"head": [f"H{i}" for i in range(6)]}),
+                       model_id="gpt2", sites=["blocks.0.attn.z"], seed=3,
+                       coords={"head": [f"H{i}" for i in range(6)]}),
             CurveResult({"train": rng.random(20), "val": rng.random(20)}, method="sae"),
             SpectrumResult(rng.random(10) ** 3, meta={"title": "singular values"}),
             SweepResult({"x": np.linspace(0, 4, 5), "logit_diff": rng.normal(size=5)}),
@@ -78,7 +84,8 @@ def test_result_json_roundtrip(r, tmp_path):
 def test_from_json_checks_type():
     s = make_results()[0].to_json()
     with pytest.raises(TypeError, match="holds a HeadResult, not a CurveResult"): CurveResult.from_json(s)
-    with pytest.raises(ValueError, match="unknown result type"): Result.from_json(s.replace('"HeadResult"', '"NoSuchResult"'))
+    with pytest.raises(ValueError, match="unknown result "
+                                         "type"): Result.from_json(s.replace('"HeadResult"', '"NoSuchResult"'))
 
 def test_result_validation_and_to_df():
     with pytest.raises(ValueError, match=r"\[layers, heads\]"): HeadResult(np.zeros(3))
@@ -90,9 +97,10 @@ def test_result_validation_and_to_df():
 
 class _Probe(InterpretationMethod):
     family = "probing"; citation = "test citation"; name = "_test_probe"
-    defaults = dict(scale=2.0, seed=0); needs_fit = True
+    needs_fit = True
+    def __init__(self, *, scale=2.0, seed=0): self.scale, self.seed = scale, seed
     def fit(self, X): self.mean_ = np.mean(X, 0); return self
-    def probe(self, X): return self.result(np.asarray(X) - self.mean_, sites="s", dims=("n", "d"))
+    def probe(self, inputs): return self.result(np.asarray(inputs) - self.mean_, sites="s", dims=("n", "d"))
 
 def test_method_contract():
     p = _Probe(scale=3.0)
@@ -116,7 +124,8 @@ def test_declaration_errors():
         type("X3", (InterpretationMethod,), {"family": "attribution", "citation": "c", "attribute": lambda s: 0,
                                              "__init__": lambda self, a, /: None})
     with pytest.raises(TypeError, match="already registered"):
-        type("Other", (InterpretationMethod,), {"family": "probing", "citation": "c", "probe": lambda s: 0, "name": "_test_probe"})
+        type("Other", (InterpretationMethod,),
+             {"family": "probing", "citation": "c", "probe": lambda s: 0, "name": "_test_probe"})
 
 def test_model_id():
     torch = pytest.importorskip("torch")

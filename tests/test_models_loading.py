@@ -158,10 +158,12 @@ def test_load_hf_local_folder_matches(smollm2):
     assert tok2.decode(tok2(PROMPT)["input_ids"]) == PROMPT
 
 
-_files = st.dictionaries(st.sampled_from(["a.bin", "b.json", "c.safetensors"]), st.binary(min_size=1, max_size=300), min_size=1)
+_files = st.dictionaries(st.sampled_from(["a.bin", "b.json", "c.safetensors"]), st.binary(min_size=1, max_size=300),
+                         min_size=1)
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(files=_files, damage=st.sampled_from(["flip", "truncate", "append", "delete", "none"]), where=st.integers(0, 10_000), data=st.data())
+@given(files=_files, damage=st.sampled_from(["flip", "truncate", "append", "delete", "none"]),
+       where=st.integers(0, 10_000), data=st.data())
 def test_verify_cache_detects_any_damage(tmp_path_factory, files, damage, where, data):
     folder = tmp_path_factory.mktemp("c") / "x"
     M.build_cache(folder, lambda out: [(out / n).write_bytes(b) for n, b in files.items()], {"k": 1})

@@ -229,3 +229,17 @@ def test_core_api_addresses_toys():
     assert {"embed", "blocks.0.resid_pre", "blocks.0.attn.z", "blocks.0.attn.pattern", "blocks.0.mlp.post", "blocks.0.resid_post", "logits"} <= names
     ind = T.ToyTransformer(T.induction_config())
     assert {"blocks.1.attn.pattern", "final_norm"} <= set(sites.list_sites(ind))
+
+
+def test_mlp_bias_only_and_nanda_init():
+    "`mlp_bias=True` with `use_bias=False` trains only the MLP biases; `init_weights` draws std 1/sqrt(fan-in) from the generator."
+    cfg = T.ToyConfig(n_layers=1, d_model=32, n_heads=2, d_head=16, d_vocab=10, n_ctx=3, d_mlp=128, use_bias=False, mlp_bias=True)
+    m = T.ToyTransformer(cfg)
+    assert sorted(n for n, p in m.named_parameters() if p.requires_grad and ".b_" in n) == ["blocks.0.mlp.b_in", "blocks.0.mlp.b_out"]
+    g = torch.Generator().manual_seed(0)
+    m.init_weights(g)
+    assert abs(m.blocks[0].mlp.W_out.std().item() - 128 ** -0.5) < 0.01 and abs(m.unembed.W_U.std().item() - 32 ** -0.5) < 0.02
+    assert all(not p.any() for n, p in m.named_parameters() if ".b_" in n)
+    again = T.ToyTransformer(cfg).init_weights(torch.Generator().manual_seed(0))
+    assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), again.state_dict().values()))
+    assert T.ToyConfig.from_dict(cfg.to_dict()) == cfg

@@ -4,8 +4,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import importlib.resources as r
 import pytest, torch
 from hypothesis import given, settings, strategies as st
+from interp.core import toys
 from interp.papers.grokking import (make_toy, tabulated_forward, logit_table, train_grokking, save_toy, load_toy,
-                                     modular_addition_data, training_split, run_with_frequencies, FourierCircuit)
+                                     modular_addition_data, training_split, run_with_frequencies, FourierCircuit,
+                                     FourierTask)
 from interp.methods.fourier import table_accuracy, progress_measures
 
 SHIPPED = r.files("interp") / "data" / "grokking_p113.safetensors"
@@ -55,11 +57,11 @@ def test_checkpoint_roundtrip(tmp_path):
     assert prov == {"note": "unit", "steps": 0}
     toks = modular_addition_data(7, 0.5)[0]
     with torch.no_grad(): assert torch.equal(m(toks), m2(toks))
-    with pytest.raises(FileNotFoundError, match="train_grokking"): load_toy(tmp_path / "missing.safetensors")
+    with pytest.raises(FileNotFoundError, match="No checkpoint at"): load_toy(tmp_path / "missing.safetensors")
 
 def test_untrained_model_has_no_circuit():
     with pytest.raises(ValueError, match="not learned"):
-        FourierCircuit().discover(make_toy(13, 16, 2, 24))
+        FourierCircuit().discover(make_toy(13, 16, 2, 24), FourierTask())
 
 def test_frequency_edit_leaves_no_hooks():
     m = make_toy(11, 16, 2, 24)
@@ -72,11 +74,70 @@ def test_data_errors_are_clear():
 
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped grokking checkpoint")
 def test_shipped_checkpoint_is_grokked_and_matches_its_provenance():
-    model, prov = load_toy(str(SHIPPED))
+    ck = toys.load_checkpoint(str(SHIPPED))
+    model, prov = ck["model"], ck["params"]
+    assert type(model) is toys.ToyTransformer and ck["step"] == prov["steps"]
     mask = training_split(prov["p"], prov["frac_train"], prov["seed"])
     table, _ = logit_table(model)
     pm = progress_measures(table, mask, prov["key_freqs"])
     assert pm["test_acc"] >= 0.99 and pm["test_acc"] == pytest.approx(prov["test_acc"], abs=1e-6)
     assert pm["train_acc"] == pytest.approx(prov["train_acc"], abs=1e-6)
-    assert FourierCircuit().discover(model, mask).data["key_freqs"] == prov["key_freqs"]
+    assert FourierCircuit().discover(model, FourierTask(mask)).data["key_freqs"] == prov["key_freqs"]
     assert table_accuracy(run_with_frequencies(model, prov["key_freqs"], keep=False)) < 0.1
+
+
+# The bundled checkpoint was trained with an earlier, page-local copy of the toy (same TransformerLens parameter names,
+# no attention or unembedding biases) and converted to the interp.core.toys format by adding those biases as zeros.
+# The reference below is that earlier forward, written out from its equations; LEGACY_SHA256 fingerprints the
+# earlier file's tensors, so the test also shows the conversion copied every weight unchanged.
+LEGACY_NAMES = ("embed.W_E", "pos_embed.W_pos", "blocks.0.attn.W_Q", "blocks.0.attn.W_K", "blocks.0.attn.W_V",
+                "blocks.0.attn.W_O", "blocks.0.mlp.W_in", "blocks.0.mlp.b_in", "blocks.0.mlp.W_out", "blocks.0.mlp.b_out",
+                "unembed.W_U")
+LEGACY_SHA256 = "29af1747fb6793ed717f1bfa6fe08d5a9606be369fd773abdddf6bdd7cc0b7aa"
+
+def _legacy_digest(w: dict) -> str:
+    import hashlib
+    h = hashlib.sha256()
+    for k in sorted(w): h.update(k.encode()); h.update(w[k].contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+def _legacy_forward(w: dict, tokens, d_head: int):
+    "The earlier toy's forward: embeddings, causal attention without biases, ReLU MLP with biases, unembedding."
+    x = w["embed.W_E"][tokens] + w["pos_embed.W_pos"][: tokens.shape[1]]
+    q, k, v = (torch.einsum("bpd,hde->bphe", x, w[f"blocks.0.attn.W_{n}"]) for n in "QKV")
+    n = tokens.shape[1]
+    s = torch.einsum("bqhe,bkhe->bhqk", q, k) / math.sqrt(d_head)
+    mask = torch.tril(torch.ones(n, n, dtype=torch.bool))
+    z = torch.einsum("bhqk,bkhe->bqhe", s.masked_fill(~mask, float("-inf")).softmax(-1), v)
+    x = x + torch.einsum("bqhe,hed->bqd", z, w["blocks.0.attn.W_O"])
+    h = torch.relu(x @ w["blocks.0.mlp.W_in"] + w["blocks.0.mlp.b_in"])
+    x = x + (h @ w["blocks.0.mlp.W_out"] + w["blocks.0.mlp.b_out"])
+    return x @ w["unembed.W_U"]
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped grokking checkpoint")
+def test_converted_checkpoint_gives_the_legacy_logits_exactly():
+    from safetensors.torch import load_file
+    tensors = load_file(str(SHIPPED))
+    legacy = {k: tensors[k] for k in LEGACY_NAMES}
+    assert _legacy_digest(legacy) == LEGACY_SHA256  # the earlier weights, bit for bit
+    added = set(tensors) - set(LEGACY_NAMES)
+    assert added == {"blocks.0.attn.b_Q", "blocks.0.attn.b_K", "blocks.0.attn.b_V", "blocks.0.attn.b_O", "unembed.b_U"}
+    assert all(not tensors[k].any() for k in added)
+    model = toys.load_checkpoint(str(SHIPPED))["model"]
+    p = model.cfg.d_vocab_out
+    a, b = torch.arange(p).repeat_interleave(p), torch.arange(p).repeat(p)
+    tokens = torch.stack([a, b, torch.full_like(a, p)], 1)  # all p² inputs
+    with torch.no_grad():
+        assert torch.equal(model(tokens), _legacy_forward(legacy, tokens, model.cfg.d_head))
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped grokking checkpoint")
+def test_training_retraces_the_shipped_run():
+    "The core toy, drawn by `init_weights`, follows the curve stored with the checkpoint (its first 100 steps)."
+    import json
+    curves = json.loads(SHIPPED.with_suffix(".json").read_text())["history"]
+    run = train_grokking(n_steps=100, log_every=100, measure_every=0, snapshot_every=0, stop_test_loss=None)
+    assert run.history["step"] == curves["step"][:2]
+    for k in ("train_loss", "test_loss", "train_acc", "test_acc"):
+        assert run.history[k][0] == pytest.approx(curves[k][0], rel=1e-6), k  # the same initial weights and split
+        # the same trajectory, up to the float rounding of another machine and torch build
+        assert run.history[k][1] == pytest.approx(curves[k][1], rel=1e-2, abs=1e-2), k

@@ -1,12 +1,15 @@
 "Tests for interp.methods.induction and the induction-head paper module (toy training, scan, ablation hygiene)."
 import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import math
 import pytest, torch
 from hypothesis import given, settings, strategies as st
 from interp.methods.induction import (repeated_tokens, attention_patterns, prefix_matching_scores, previous_token_scores,
                               copying_scores, icl_score, k_composition_scores, composition_baseline, per_token_loss)
 from interp.papers.grokking import ToyTransformer, ToyConfig, load_toy
-from interp.papers.induction import make_induction_toy, induction_batch, train_induction, InductionScan, InductionResult
+from interp.papers.induction import (make_induction_toy, induction_batch, train_induction, InductionScan, InductionResult,
+                                     InductionTask)
+from interp.core.method import check_contract
 
 def _toy(seed=0, **kw):
     cfg = dict(n_layers=2, d_model=32, n_heads=4, d_head=8, d_mlp=None, d_vocab=30, d_vocab_out=30, n_ctx=24)
@@ -77,8 +80,9 @@ def test_short_training_learns_from_repeats_and_streams():
 
 def test_scan_result_roundtrip_and_table():
     m = _toy(3)
-    res = InductionScan(batch=2, half=6).discover(m)
+    res = InductionScan().discover(m, InductionTask(batch=2, half=6, seed=5))
     assert isinstance(res, InductionResult) and res.data.shape == (2, 4)
+    assert res.seed == 5 and res.meta["task"]["half"] == 6 and res.params == {"copying": True}
     back = InductionResult.from_json(res.to_json())
     assert back.equals(res)
     t = res.table()
@@ -89,10 +93,16 @@ def test_shipped_induction_checkpoint_has_an_induction_head():
     import importlib.resources as r
     path = r.files("interp") / "data" / "induction_toy.safetensors"
     model, prov = load_toy(str(path))
-    top = InductionScan(batch=16, half=20, unique=True).discover(model).table(1).iloc[0]
+    top = InductionScan().discover(model, InductionTask(batch=16, half=20, unique=True)).table(1).iloc[0]
     assert top["layer"] == 1 and top["prefix_matching"] >= 0.8
     assert prov["produced_by"].startswith("benchmarks/train_induction_checkpoint.py")
 
 def test_per_token_loss_shape():
     m = _toy(4)
     assert per_token_loss(m, repeated_tokens(3, 5, 30)).shape == (3, 9)
+
+def test_scan_contract():
+    assert check_contract(InductionScan) == []
+    with pytest.raises(TypeError, match="InductionTask"): InductionScan().discover(_toy(3), None)
+    skip = InductionScan(copying=False).discover(_toy(3), InductionTask(batch=2, half=6))
+    assert all(math.isnan(v) for row in skip.meta["copying"] for v in row)

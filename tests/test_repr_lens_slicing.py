@@ -5,6 +5,7 @@ import numpy as np, pytest, torch
 from test_repr_models import tiny_llama, tiny_gpt2, no_hooks
 from interp.repr.lens import LogitLens, TunedLens, residual_stack
 from interp.repr.represent import Unembed, Embed
+from interp.core.method import AttributionTask
 from interp.repr.slicing import LayerSlicing, next_token_loss
 
 @pytest.mark.parametrize("make", [tiny_llama, tiny_gpt2])
@@ -40,7 +41,7 @@ def test_slicing_restores_and_removing_all_layers_is_the_embedding_lens():
     model = tiny_llama(seed=5, layers=4)
     ids = torch.randint(0, 101, (3, 10))
     before = model(ids).logits.detach().clone()
-    r = LayerSlicing(window=4).attribute(model, ids)
+    r = LayerSlicing(window=4).attribute(model, AttributionTask(ids))
     expect = next_token_loss(Unembed(model)(Embed(model)(ids)), ids)
     assert abs(r.data["metric"][0] - expect) < 1e-4
     assert torch.equal(model(ids).logits, before) and no_hooks(model)
@@ -54,5 +55,5 @@ def test_slicing_metric_error_leaves_no_hooks():
         if len(calls) == 2: raise ZeroDivisionError("metric failed")
         return 0.0
     with pytest.raises(ZeroDivisionError):
-        LayerSlicing().attribute(model, ids, metric=metric)
+        LayerSlicing().attribute(model, AttributionTask(ids, target=metric))
     assert no_hooks(model)

@@ -6,8 +6,9 @@ import torch
 def tiny_llama(seed=0, layers=3, d=32, heads=4, kv=2, vocab=101, jitter=True):
     from transformers import LlamaConfig, LlamaForCausalLM
     torch.manual_seed(seed)
-    m = LlamaForCausalLM(LlamaConfig(hidden_size=d, intermediate_size=2 * d, num_hidden_layers=layers, num_attention_heads=heads,
-                                     num_key_value_heads=kv, vocab_size=vocab, max_position_embeddings=64)).eval()
+    m = LlamaForCausalLM(LlamaConfig(hidden_size=d, intermediate_size=2 * d, num_hidden_layers=layers,
+                                     num_attention_heads=heads, num_key_value_heads=kv, vocab_size=vocab,
+                                     max_position_embeddings=64)).eval()
     if jitter: _jitter(m)
     return m
 

@@ -1,10 +1,13 @@
-"Tests of interp.methods.steering on a tiny random Llama: round trips, exact restoration, scaling, errors."
+"Tests of interp.methods.steering on a tiny random Llama: round trips, exact restoration, scaling, composition, the verb, errors."
 import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest, torch
 from hypothesis import given, settings, strategies as st
 from interp.core.extract import ActivationsExtractor, hooks_on
-from interp.methods.steering import ActAdd, CAA, RepE, SteeringVector, sentiment_score, perplexity
+from interp.core.intervene import Ablate, intervene
+from interp.core.method import SweepResult, check_contract
+from interp.methods.steering import (ActAdd, CAA, RepE, SteeringTask, SteeringVector, next_word_logodds, perplexity,
+                                     sentiment_score, steered_perplexity)
 
 
 class CharTok:
@@ -43,7 +46,7 @@ def test_steer_restores_exactly_even_on_error(toy):
     with torch.no_grad():
         base = toy(x).logits
         with pytest.raises(RuntimeError, match="inside"):
-            with m.steer(toy, coeff=5.0):
+            with m.applied(toy, coeff=5.0):
                 assert not torch.equal(toy(x).logits, base)
                 raise RuntimeError("inside")
         assert torch.equal(toy(x).logits, base) and hooks_on(toy) == 0
@@ -61,7 +64,7 @@ def test_added_vector_is_linear_in_coeff(coeff):
     x = torch.tensor([tok("so so")["input_ids"]])
     with torch.no_grad():
         plain = ActivationsExtractor(model, ["blocks.0.resid_post"]).extract(x)["blocks.0.resid_post"]
-        with m.steer(model, coeff=coeff):
+        with m.applied(model, coeff=coeff):
             steered = ActivationsExtractor(model, ["blocks.0.resid_post"]).extract(x)["blocks.0.resid_post"]
     assert torch.allclose(steered - plain, (coeff * m.vector_.vector).expand_as(plain), atol=1e-4)
 
@@ -81,11 +84,13 @@ def test_errors(toy):
     with pytest.raises(ValueError, match="contrast set is empty"): CAA(layer=0).fit(toy, tok, [])
     with pytest.raises(ValueError, match="contrast set is empty"): RepE(layer=0).fit(toy, tok, ([], []))
     with pytest.raises(ValueError, match="pairs statements by index"): RepE(layer=0).fit(toy, tok, (["a", "b"], ["c"]))
-    bad = ActAdd(layer=0).load_vector(SteeringVector(torch.ones(5), "blocks.0.resid_post"))
+    bad = ActAdd.from_vector(SteeringVector(torch.ones(5), "blocks.0.resid_post"))
     with pytest.raises(ValueError, match="d_model is 16"):
-        with bad.steer(toy): pass
+        with bad.applied(toy): pass
     with pytest.raises(ValueError, match="prompt_len"):
-        with ActAdd(layer=0, positions="after_prompt").fit(toy, tok, ("a", "b")).steer(toy): pass
+        with ActAdd(layer=0, positions="after_prompt").fit(toy, tok, ("a", "b")).applied(toy): pass
+    with pytest.raises(ValueError, match="scale must be"): ActAdd(layer=0, scale="unit").fit(toy, tok, ("a", "b"))
+    with pytest.raises(ValueError, match="needs readouts"): SteeringTask("a", tok)
     assert hooks_on(toy) == 0
 
 
@@ -98,3 +103,50 @@ def test_metrics(toy):
     assert 1.0 < p < 1e4
     # the prefix is context, not scored: scoring "lo" after "hel" differs from scoring "hello"
     assert perplexity(toy, tok, ["lo"], prefix="hel") != pytest.approx(p)
+
+
+@pytest.mark.parametrize("cls", [ActAdd, CAA, RepE])
+def test_contract(cls):
+    assert check_contract(cls) == []
+    m = cls(layer=1, coeff=2.0, scale="residual", positions="after_prompt", seed=3)
+    assert m.get_params() == dict(layer=1, coeff=2.0, scale="residual", positions="after_prompt", seed=3)
+    assert m.clone().get_params() == m.get_params() and not m.clone().is_fitted
+
+
+def test_steer_returns_a_sweep_with_provenance(toy):
+    tok = CharTok()
+    m = ActAdd(layer=1).fit(toy, tok, ("I love", "I hate"))
+    lo = next_word_logodds(["ab", "cd"], ["ef", "gh"])
+    task = SteeringTask(["hello there", "so so"], tok, [-1, 0, 1], {"logodds": lo, "ppl": steered_perplexity()})
+    res = m.steer(toy, task)
+    assert isinstance(res, SweepResult) and res.data["coeff"] == [-1.0, 0.0, 1.0]
+    assert res.method == "act_add" and res.params["layer"] == 1 and res.sites == ["blocks.1.resid_post"]
+    assert res.data["ppl"][1] == pytest.approx(perplexity(toy, tok, task.prompts))   # coefficient 0 changes nothing
+    assert res.meta["readouts"]["logodds"].startswith("next_word_logodds(")
+    assert SweepResult.from_json(res.to_json()).equals(res)                          # provenance round-trips exactly
+    assert hooks_on(toy) == 0
+    # the verb neither refits nor changes hyper-parameters
+    before = (m.get_params(), m.vector_.vector.clone())
+    m.steer(toy, task)
+    assert m.get_params() == before[0] and torch.equal(m.vector_.vector, before[1])
+
+
+def test_steering_composes_with_other_interventions(toy):
+    tok = CharTok()
+    m = ActAdd(layer=1).fit(toy, tok, ("I love", "I hate"))
+    x = torch.tensor([tok("hello there")["input_ids"]])
+    with torch.no_grad():
+        with intervene(toy, [m.intervention(3.0), Ablate("blocks.0.mlp.out")]): both = toy(x).logits
+        with intervene(toy, [Ablate("blocks.0.mlp.out")]), m.applied(toy, 3.0): nested = toy(x).logits
+        with m.applied(toy, 3.0): alone = toy(x).logits
+    assert torch.allclose(both, nested, atol=1e-6) and not torch.allclose(both, alone)
+    assert hooks_on(toy) == 0
+
+
+def test_readout_errors_leave_no_hook(toy):
+    tok = CharTok()
+    m = ActAdd(layer=1).fit(toy, tok, ("I love", "I hate"))
+    def broken(model, tokenizer, prompts, steered):
+        with steered(): raise RuntimeError("read-out failed")
+    with pytest.raises(RuntimeError, match="read-out failed"): m.steer(toy, SteeringTask("hi", tok, [1], {"b": broken}))
+    assert hooks_on(toy) == 0

@@ -4,7 +4,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest, torch
 import interp.streams.bus
 from hypothesis import given, settings, strategies as st, HealthCheck
-from interp.streams.bus import ActivationBus, Subscriber, SubscriberError, RunningStats, TopK, LivePlot, merge_stats, column_stats
+from interp.streams.bus import ActivationBus, Subscriber, SubscriberError, RunningStats, TopK, LivePlot
+import interp.kernels.stats as K
+
+# the bus's statistics and top-k run on interp.kernels.stats: test its torch fallback and, when it loads, Mojo
+BACKENDS = ["torch"] + (["mojo"] if K.backend_info()["mojo_loaded"] else [])
 
 
 def rss_bytes() -> int:
@@ -98,10 +102,10 @@ def test_exception_in_with_block_still_stops_threads():
        masked=st.booleans())
 def test_running_stats_and_topk_match_full_computation(n, d, cuts, seed, masked):
     "Any split of the rows into events, with or without a padding mask, gives the statistics and top-k of all rows."
-    for use_kernels in (True, False):  # interp.kernels.stats when importable, and the bus's own torch code
-        with pytest.MonkeyPatch.context() as mp:
-            if not use_kernels: mp.setattr(interp.streams.bus, "_kernels", lambda: None)
-            _check_stats_topk(n, d, cuts, seed, masked)
+    for be in BACKENDS:
+        K.set_backend(be)
+        try: _check_stats_topk(n, d, cuts, seed, masked)
+        finally: K.set_backend("auto")
 
 def _check_stats_topk(n, d, cuts, seed, masked):
     g = torch.Generator().manual_seed(seed)
@@ -126,10 +130,33 @@ def _check_stats_topk(n, d, cuts, seed, masked):
     torch.testing.assert_close(ids, torch.arange(n)[keep][ri])
 
 
-def test_merge_stats_is_exact_on_known_values():
-    a = column_stats(torch.tensor([[1.0], [3.0]])); b = column_stats(torch.tensor([[5.0]]))
-    m = merge_stats(a, b)
-    assert m["count"] == 3 and m["mean"].item() == 3.0 and m["m2"].item() == 8.0
+def test_running_stats_merge_is_exact_on_known_values():
+    stats = RunningStats()
+    with ActivationBus() as bus:
+        bus.subscribe(stats)
+        bus.publish("s", torch.tensor([[1.0], [3.0]])); bus.publish("s", torch.tensor([[5.0]]))
+    r = stats.result("s")
+    assert r["count"] == 3 and r["mean"].item() == 3.0 and r["var"].item() == 8.0 / 3
+
+
+def test_topk_relabels_rows_with_token_index():
+    "Row ids come from token_index (any labels, e.g. store rows with gaps); without it, arrival numbers."
+    top = TopK(k=2)
+    with ActivationBus() as bus:
+        bus.subscribe(top)
+        bus.publish("s", torch.tensor([[1.0], [9.0]]), token_index=torch.tensor([100, 205]))
+        bus.publish("s", torch.tensor([[7.0], [3.0]]))  # rows 2 and 3 in arrival order
+    v, i = top.result("s")
+    assert v[:, 0].tolist() == [9.0, 7.0] and i[:, 0].tolist() == [205, 2]
+
+
+def test_bus_statistics_are_the_kernels():
+    "One implementation: the subscribers hold interp.kernels.stats state."
+    stats, top = RunningStats(), TopK(k=3)
+    with ActivationBus() as bus:
+        bus.subscribe(stats); bus.subscribe(top)
+        bus.publish("s", torch.randn(20, 4))
+    assert isinstance(stats.state["s"], K.RunningStats) and isinstance(top.state["s"], K.TopKAccumulator)
 
 
 def test_mask_shape_mismatch_is_a_clear_error():
@@ -159,10 +186,10 @@ def test_subscriber_may_publish_derived_events_until_close():
             for i in range(5): bus.publish("raw", torch.tensor(float(i)))
         assert len(derived) >= 1 and derived[-1].item() == 8.0
 
-@pytest.mark.parametrize("kernels", [True, False])
-def test_topk_skips_nan_with_and_without_kernels(monkeypatch, kernels):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_topk_skips_nan_on_every_backend(monkeypatch, backend):
     import interp.streams.bus as B
-    if not kernels: monkeypatch.setattr(B, "_kernels", lambda: None)
+    monkeypatch.setitem(K._state, "choice", backend)
     g = torch.Generator().manual_seed(0)
     x = torch.randn(600, 9, generator=g); x[x > 0.8] = float("nan"); x[:, 3] = float("nan")   # column 3: no numbers at all
     top = B.TopK(k=6)

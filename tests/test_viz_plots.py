@@ -6,7 +6,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np, pytest
 from interp.viz.plots import head_heatmap, loss_curves, spectrum, sweep, token_bars, plot_result
-from interp.core.method import HeadResult, CurveResult, SpectrumResult, SweepResult, TokenResult, Result
+from interp.core.result import HeadResult, CurveResult, SpectrumResult, SweepResult, TokenResult, Result
 
 @pytest.fixture(autouse=True)
 def _close():
@@ -49,10 +49,13 @@ def test_sweep_and_token_bars_validate():
     assert [p.get_facecolor() for p in ax.patches][0] != [p.get_facecolor() for p in ax.patches][1]
 
 @pytest.mark.parametrize("r, check", [
-    (HeadResult(np.ones((2, 3)), method="m", coords={"head": ["x", "y", "z"]}), lambda ax: ax.get_xticklabels()[2].get_text() == "z"),
-    (CurveResult({"train": [3, 2, 1]}, meta={"steps": [10, 20, 30]}), lambda ax: list(ax.lines[0].get_xdata()) == [10, 20, 30]),
+    (HeadResult(np.ones((2, 3)), method="m", coords={"head": ["x", "y", "z"]}),
+     lambda ax: ax.get_xticklabels()[2].get_text() == "z"),
+    (CurveResult({"train": [3, 2, 1]}, meta={"steps": [10, 20, 30]}),
+     lambda ax: list(ax.lines[0].get_xdata()) == [10, 20, 30]),
     (SpectrumResult(np.array([3.0, 1.0])), lambda ax: hasattr(ax, "rank_at_mark")),
-    (SweepResult({"coef": [0, 1, 2], "acc": [0.1, 0.5, 0.9]}, meta={"x": "coef"}), lambda ax: ax.get_xlabel() == "coef"),
+    (SweepResult({"coef": [0, 1, 2], "acc": [0.1, 0.5, 0.9]}, meta={"x": "coef"}),
+     lambda ax: ax.get_xlabel() == "coef"),
     (TokenResult(np.array([1.0, 2.0]), meta={"tokens": ["a", "b"]}), lambda ax: len(ax.patches) == 2),
     (Result(np.zeros((2, 2)), dims=("layer", "pos")), lambda ax: ax.get_xlabel() == "pos"),
 ], ids=lambda x: type(x).__name__ if not callable(x) else "")
@@ -62,3 +65,19 @@ def test_result_plot_dispatch(r, check):
 
 def test_result_plot_rejects_3d():
     with pytest.raises(ValueError, match="no default plot for 3-D"): Result(np.zeros((2, 2, 2))).plot()
+
+def test_result_plot_dispatches_by_type():
+    from dataclasses import dataclass
+    @dataclass(repr=False, eq=False)
+    class MyHeads(HeadResult):
+        "A technique's own per-head result."
+    ax = MyHeads(np.ones((2, 3)), coords={"head": ["x", "y", "z"]}).plot()
+    assert len(ax.images) == 1 and ax.get_xticklabels()[2].get_text() == "z"
+    @dataclass(repr=False, eq=False)
+    class Counts(Result):
+        "A new kind of result with its own plot."
+    @plot_result.register(Counts)
+    def _bars(result, ax=None, **kwargs):
+        _, ax = plt.subplots(); ax.bar(range(len(result.data)), result.data); return ax
+    assert len(Counts(np.array([3, 1, 2])).plot().patches) == 3
+    with pytest.raises(TypeError, match="not ndarray"): plot_result(np.zeros(3))

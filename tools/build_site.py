@@ -30,12 +30,11 @@ def load_sidebar() -> list[dict]:
     "The sidebar: one section per band of docs/sidebar.yml, its notebooks in number order, plus any extra pages."
     import yaml
     sections = yaml.safe_load((DOCS / "sidebar.yml").read_text())["sections"]
-    out, bands = [], set()
+    out, pinned = [], {p for s in sections for p in (s.get("pages") or [])}  # pages a section names explicitly
     for s in sections:
         band = s.get("band")
         pages = sorted(p.relative_to(NBS).as_posix() for p in (NBS / band).glob("*.ipynb")) if band else []
-        if band: bands.add(band)
-        out.append(dict(caption=s["caption"], pages=pages + list(s.get("pages") or [])))
+        out.append(dict(caption=s["caption"], pages=[p for p in pages if p not in pinned] + list(s.get("pages") or [])))
     listed = [p for s in out for p in s["pages"]]
     found = {p.relative_to(NBS).as_posix() for p in NBS.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts}
     found.discard("index.ipynb")

@@ -2,7 +2,8 @@
 
 1. Layout: `nbs/<band>/NN_<name>.ipynb` exports `interp/<band>/<name>.py` and nothing else; guides export nothing;
    no module is exported by two notebooks; every module of a band comes from a notebook.
-2. Size: no module over MAX_MODULE_LINES lines, no exported function or method over MAX_FUNCTION_LINES lines.
+2. Size: no module over MAX_MODULE_LINES lines, no exported function or method over MAX_FUNCTION_LINES lines,
+   no line over MAX_COLUMNS columns (except the `__all__` list that nbdev wraps itself).
 3. Contract: every registered technique keeps the API contract (`interp.core.method.check_contract`).
 4. One address: every notebook's Colab install cell is built from `[project.urls] Repository` in pyproject.toml
    (`--fix` rewrites the cells that differ).
@@ -19,6 +20,7 @@ BANDS = ("core", "repr", "streams", "kernels", "viz", "methods", "papers")
 NO_EXPORT_BANDS = ("guides",)
 MAX_MODULE_LINES = 600
 MAX_FUNCTION_LINES = 60
+MAX_COLUMNS = 120
 _EXPORT = re.compile(r"^#\|[ \t]*exports?[ \t]*(\S*)[ \t]*$", re.M)
 _DEFAULT_EXP = re.compile(r"^#\|\s*default_exp\s+(\S+)", re.M)
 
@@ -98,6 +100,11 @@ def check_sizes() -> list[str]:
         text = mod.read_text(); rel = mod.relative_to(ROOT)
         if len(text.splitlines()) > MAX_MODULE_LINES:
             problems.append(f"{rel}: {len(text.splitlines())} lines (> {MAX_MODULE_LINES}): split the notebook by concept")
+        in_all = False
+        for i, line in enumerate(text.splitlines(), 1):
+            in_all = line.startswith("__all__ = ") or (in_all and line.startswith(" " * 11))  # nbdev's own wrapping
+            if len(line) > MAX_COLUMNS and not in_all:
+                problems.append(f"{rel}:{i} is {len(line)} columns (> {MAX_COLUMNS}): wrap it in the notebook")
         for node in ast.walk(ast.parse(text)):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 n = node.end_lineno - node.lineno + 1
