@@ -1,14 +1,15 @@
-"""Activation-atlas benchmark: interp's Datashader render vs a bare `datashader.Canvas.points` + `shade` on the same points.
+"""Activation-atlas benchmark: interp's Datashader render vs a bare `datashader.Canvas.points` + `shade` on the
+same points.
 
-    python benchmarks/atlas_render.py            # 10^7 points (synthetic activations, 64 features, out-of-core via Dask)
-    python benchmarks/atlas_render.py --quick    # 10^6 points
+    python benchmarks/atlas_render.py           # 10^7 points (synthetic activations, 64 features, out-of-core via Dask)
+    python benchmarks/atlas_render.py --quick   # 10^6 points
 
 Generates a lazy Dask array of clustered activations (never materialised), projects it with interp's out-of-core PCA
-(timed once), then times, interleaved, (a) the anchor: `Canvas.points(df, 'x', 'y', count_cat)` + `tf.shade(eq_hist)` with
-precomputed ranges, and (b) `interp.viz.atlas.render_points` (ranges, aggregate, shade, white background). Prints a table
-and, as its last line, one JSON object.
+(timed once), then times, interleaved, (a) the anchor: `Canvas.points(df, 'x', 'y', count_cat)` + `tf.shade(eq_hist)`
+with precomputed ranges, and (b) `interp.viz.atlas.render_points` (ranges, aggregate, shade, white background). Prints
+a table and, as its last line, one JSON object.
 """
-import argparse, json, os, statistics, sys, time
+import argparse, json, os, statistics, time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np, pandas as pd
 
@@ -49,10 +50,13 @@ def main():
             ("projection, 1 Dask pass (s)", f"{t_proj:.2f}"), ("datashader bare render, median (s)", f"{med_a:.3f}"),
             ("interp render_points, median (s)", f"{med_i:.3f}"), ("ratio interp / bare", f"{med_i / med_a:.3f}")]
     w = max(len(k) for k, _ in rows)
-    print(f"atlas render benchmark: {a.size}x{a.size} px, count_cat over 5 classes, {a.repeats} interleaved repeats, {os.cpu_count()} CPUs")
+    print(f"atlas render benchmark: {a.size}x{a.size} px, count_cat over 5 classes, {a.repeats} interleaved repeats, "
+          f"{os.cpu_count()} CPUs")
     for k, v in rows: print(f"  {k:<{w}}  {v:>12}")
-    print(json.dumps({"n_points": n, "width": a.size, "warmup_s": round(warm, 3), "pca_fit_s": round(t_fit, 3), "project_s": round(t_proj, 3),
-                      "datashader_render_s": round(med_a, 4), "interp_render_s": round(med_i, 4), "render_ratio": round(med_i / med_a, 3),
+    print(json.dumps({"n_points": n, "width": a.size, "warmup_s": round(warm, 3), "pca_fit_s": round(t_fit, 3),
+                      "project_s": round(t_proj, 3),
+                      "datashader_render_s": round(med_a, 4), "interp_render_s": round(med_i, 4),
+                      "render_ratio": round(med_i / med_a, 3),
                       "load_average_1m": round(os.getloadavg()[0], 2)}))
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 def import_seconds() -> float:
     "Cumulative `import interp` time in a fresh interpreter (python -X importtime)."
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import interp"], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import interp"], capture_output=True, text=True,
+                         check=True)
     line = [l for l in out.stderr.splitlines() if l.rstrip().endswith("| interp")][-1]
     return int(line.split("|")[1]) / 1e6
 
@@ -41,20 +42,25 @@ def tiny_tokenizer(vocab: int):
     "A word-level tokenizer saved to and reloaded from a folder (the bridge needs a loadable one)."
     import transformers
     from tokenizers import Tokenizer, models, pre_tokenizers
-    tk = Tokenizer(models.WordLevel({f"t{i}": i for i in range(vocab)}, unk_token="t0")); tk.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok = transformers.PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="t0", pad_token="t0", eos_token="t1", bos_token="t1")
+    tk = Tokenizer(models.WordLevel({f"t{i}": i for i in range(vocab)},
+                                    unk_token="t0")); tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = transformers.PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="t0", pad_token="t0", eos_token="t1",
+                                               bos_token="t1")
     d = tempfile.mkdtemp(); tok.save_pretrained(d)
     return transformers.AutoTokenizer.from_pretrained(d)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="few repetitions (finishes in about a minute on an idle 2-core CPU)")
+    ap.add_argument("--quick", action="store_true",
+                    help="few repetitions (finishes in about a minute on an idle 2-core CPU)")
     ap.add_argument("--reps", type=int, default=None, help="rounds for the 8x128 batch (default 7, quick 2)")
     ap.add_argument("--reps-small", type=int, default=None, help="rounds for the 1x8 batch (default 60, quick 20)")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice; 1 with --clock cpu)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch threads (default: torch's choice; 1 with --clock cpu)")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
-                    help="wall: perf_counter; cpu: process CPU time with torch on 1 thread (robust on a shared, loaded machine)")
+                    help="wall: perf_counter; cpu: process CPU time with torch on 1 thread (robust on a shared, loaded "
+                         "machine)")
     args = ap.parse_args(argv)
     clock = time.perf_counter if args.clock == "wall" else time.process_time
     if args.clock == "cpu": args.threads = 1
@@ -72,7 +78,8 @@ def main(argv=None):
 
     model = build_model(12)
     L = model.config.n_layer
-    sites = [f"blocks.{i}.{s}" for i in range(L) for s in ("resid_pre", "attn.out", "resid_mid", "mlp.out", "resid_post")]
+    sites = [f"blocks.{i}.{s}" for i in range(L) for s in ("resid_pre", "attn.out", "resid_mid", "mlp.out",
+                                                           "resid_post")]
     extractor = ActivationsExtractor(model, sites)
     ablation = [Ablate(f"blocks.{L // 2}.attn.z", heads=3)]
 
@@ -83,7 +90,11 @@ def main(argv=None):
         for sp in specs:
             mod = model.get_submodule(sp.module)
             if sp.phase == "out":
-                hs.append(mod.register_forward_hook(lambda m, a, o, k=sp.name: store.__setitem__(k, o if torch.is_tensor(o) else o[0])))
+                hs.append(
+                    mod.register_forward_hook(
+                        lambda m, a, o, k=sp.name: store.__setitem__(k, o if torch.is_tensor(o) else o[0])
+                    )
+                )
             else:
                 hs.append(mod.register_forward_pre_hook(lambda m, a, k=sp.name: store.__setitem__(k, a[0])))
         try: model(ids)
@@ -144,7 +155,8 @@ def main(argv=None):
     table = [f"| variant | 8x128 median {unit} | ratio | 1x8 median {unit} | ratio |", "|---|---|---|---|---|"]
     for k in variants:
         a, b = results["8x128"], results["1x8"]
-        table.append(f"| {k} | {a[k] * 1e3:.1f} | {a[k] / a['plain']:.3f} | {b[k] * 1e3:.2f} | {b[k] / b['plain']:.3f} |")
+        table.append(f"| {k} | {a[k] * 1e3:.1f} | {a[k] / a['plain']:.3f} | {b[k] * 1e3:.2f} | {b[k] / b['plain']:.3f} "
+                     "|")
     print(f"GPT-2-small shape (random weights), CPU, {args.clock} clock, torch threads {torch.get_num_threads()}, "
           f"{reps} rounds at 8x128 and {reps_small} at 1x8, interleaved; load average {os.getloadavg()[0]:.1f}; "
           f"{len(sites)} capture sites; bridge boot {tl_boot:.1f} s")
@@ -156,7 +168,8 @@ def main(argv=None):
         for k in ("raw_hooks", "interp_capture", "interp_ablate", "tl_cache", "nnsight"):
             out[f"{k}_ms{suffix}"] = round(r[k] * 1e3, 3)
             out[f"{k}_ratio{suffix}"] = round(r[k] / r["plain"], 4)
-    out.update(clock=args.clock, reps=reps, reps_small=reps_small, threads=torch.get_num_threads(), load_avg=round(os.getloadavg()[0], 2),
+    out.update(clock=args.clock, reps=reps, reps_small=reps_small, threads=torch.get_num_threads(),
+               load_avg=round(os.getloadavg()[0], 2),
                seconds=round(time.perf_counter() - t_start, 1), quick=args.quick)
     print(json.dumps(out))
 

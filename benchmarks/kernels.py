@@ -65,12 +65,17 @@ def main():
     times["floor: numpy X.max(axis=0)"], _ = best(lambda: x.max(axis=0), reps, "floor: numpy X.max(axis=0)")
     if mojo:
         K.set_backend("mojo")
-        times["mojo: interp.kernels.stats"], results["mojo"] = best(lambda: K.topk_per_column(x, a.k), reps, "mojo: interp.kernels.stats")
+        times["mojo: interp.kernels.stats"], results["mojo"] = best(lambda: K.topk_per_column(x, a.k), reps,
+                                                                    "mojo: interp.kernels.stats")
     K.set_backend("torch")
-    times["torch: streaming threshold (interp fallback)"], results["torch_stream"] = best(lambda: K.topk_per_column(x, a.k), reps, "torch: streaming threshold (interp fallback)")
+    times["torch: streaming threshold (interp fallback)"], results["torch_stream"] = best(
+        lambda: K.topk_per_column(x, a.k), reps, "torch: streaming threshold (interp fallback)"
+    )
     K.set_backend("auto")
-    times["torch: chunked topk + merge"], results["torch_chunk"] = best(lambda: torch_chunked_topk(x, a.k), reps, "torch: chunked topk + merge")
-    times["numpy: chunked argpartition + merge"], results["numpy"] = best(lambda: numpy_chunked_topk(x, a.k), reps, "numpy: chunked argpartition + merge")
+    times["torch: chunked topk + merge"], results["torch_chunk"] = best(lambda: torch_chunked_topk(x, a.k), reps,
+                                                                        "torch: chunked topk + merge")
+    times["numpy: chunked argpartition + merge"], results["numpy"] = best(lambda: numpy_chunked_topk(x, a.k), reps,
+                                                                          "numpy: chunked argpartition + merge")
 
     # every method must find the same values (random normal data: ties are vanishingly rare)
     ref = results["torch_stream"].values
@@ -86,9 +91,11 @@ def main():
     if mojo:
         K.set_backend("mojo")
         extra["stats: mojo column_stats"], _ = best(lambda: K.column_stats(x), reps, "stats: mojo column_stats")
-        extra["hist: mojo 64 bins"], _ = best(lambda: K.histogram_per_column(x, 64, (-4, 4)), reps, "hist: mojo 64 bins")
+        extra["hist: mojo 64 bins"], _ = best(lambda: K.histogram_per_column(x, 64, (-4, 4)), reps,
+                                              "hist: mojo 64 bins")
         K.set_backend("auto")
-    extra["stats: numpy mean/var/min/max"], _ = best(lambda: (x.mean(0), x.var(0), x.min(0), x.max(0)), reps, "stats: numpy mean/var/min/max")
+    extra["stats: numpy mean/var/min/max"], _ = best(lambda: (x.mean(0), x.var(0), x.min(0), x.max(0)), reps,
+                                                     "stats: numpy mean/var/min/max")
     floor = times["floor: numpy X.max(axis=0)"]
     t_torch = min(times["torch: streaming threshold (interp fallback)"], times["torch: chunked topk + merge"])
     t_numpy = times["numpy: chunked argpartition + merge"]

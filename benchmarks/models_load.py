@@ -20,7 +20,9 @@ def main():
     rows = {}
     with tempfile.TemporaryDirectory() as d:
         os.environ["INTERP_CACHE_DIR"] = d
-        rows["anchor: transformers from GGUF"], _ = timed(lambda: AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32))
+        rows["anchor: transformers from GGUF"], _ = timed(
+            lambda: AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        )
         rows["interp first load (dequantise + cache)"], _ = timed(M.load_smollm2)
         cached = [timed(M.load_smollm2)[0] for _ in range(args.repeats)]
         rows["interp cached load (median)"] = statistics.median(cached)
@@ -31,7 +33,9 @@ def main():
         torch.set_num_threads(n)
         with torch.no_grad():
             model(batch)
-            rows[f"forward 8x64, {n} thread(s) (median)"] = statistics.median(timed(lambda: model(batch))[0] for _ in range(args.repeats))
+            rows[f"forward 8x64, {n} thread(s) (median)"] = statistics.median(
+                timed(lambda: model(batch))[0] for _ in range(args.repeats)
+            )
     torch.set_num_threads(old)
     anchor = rows["anchor: transformers from GGUF"]
     print(f"{'measurement':45s} {'seconds':>9s} {'vs anchor':>10s}")

@@ -23,7 +23,8 @@ def load_model(name):
     from transformers import LlamaConfig, LlamaForCausalLM
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=512, hidden_size=256, intermediate_size=768, num_hidden_layers=8,
-                                         num_attention_heads=8, num_key_value_heads=4, max_position_embeddings=256)).eval()
+                                         num_attention_heads=8, num_key_value_heads=4,
+                                         max_position_embeddings=256)).eval()
     tok = lambda text, add_special_tokens=False: {"input_ids": [ord(c) % 512 for c in text]}
     return model, tok
 
@@ -72,7 +73,8 @@ def write_throughput(folder, total_bytes, width=576 * 30, rows_per_step=256):
     from interp.streams.store import ActivationStore, StoreWriter
     n_steps = max(1, total_bytes // (width * 4 * rows_per_step))
     x = torch.randn(1, rows_per_step, width)
-    meta = dict(token_id=torch.zeros(1, rows_per_step, dtype=torch.long), mask=torch.ones(1, rows_per_step, dtype=torch.bool))
+    meta = dict(token_id=torch.zeros(1, rows_per_step, dtype=torch.long),
+                mask=torch.ones(1, rows_per_step, dtype=torch.bool))
     store = ActivationStore.create(folder / "w", {"x": width})
     os.sync()
     t0 = time.perf_counter()
@@ -108,7 +110,8 @@ def rss_child(args):
     try:
         from interp.streams.publish import build_store
         gc.collect()
-        with open("/proc/self/clear_refs", "w") as f: f.write("5")  # reset the peak (VmHWM) so loading the model does not mask the build
+        with open("/proc/self/clear_refs",
+                  "w") as f: f.write("5")  # reset the peak (VmHWM) so loading the model does not mask the build
         base = _status_kb("VmRSS")
         import threading
         samples, done = [], threading.Event()
@@ -120,7 +123,8 @@ def rss_child(args):
         done.set(); th.join()
         t0, t1 = samples[0][0], samples[-1][0]
         quarter = lambda lo, hi: max(r for t, r in samples if t0 + lo * (t1 - t0) <= t <= t0 + hi * (t1 - t0)) * 1024
-        print(json.dumps(dict(peak_rss=_status_kb("VmHWM") * 1024, base_rss=base * 1024, tokens=store.n_tokens, bytes=store.nbytes,
+        print(json.dumps(dict(peak_rss=_status_kb("VmHWM") * 1024, base_rss=base * 1024, tokens=store.n_tokens,
+                              bytes=store.nbytes,
                               first_quarter=quarter(0, 0.25), last_quarter=quarter(0.75, 1.0))))
     finally: shutil.rmtree(folder)
 
@@ -134,7 +138,8 @@ def main():
     ap.add_argument("--docs", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--mult", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--ctx-len", type=int, default=128); ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1: the second core is left to the "
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch intra-op threads (default 1: the second core is left to the "
                     "bus and the writer, and 2 OpenMP threads spin badly when other jobs share the 2 cores)")
     args = ap.parse_args()
     import torch
@@ -152,8 +157,10 @@ def main():
         time_forward(model, tok, texts[:1], sites, args.ctx_len, args.batch_size)  # warm-up
         fwd, stream, fwd_cpu, stream_cpu = [], [], [], []
         for r in range(reps):  # interleaved repetitions, best of each: other load on the machine drifts
-            c0 = cpu_s(); t, n_tok = time_forward(model, tok, texts, sites, args.ctx_len, args.batch_size); fwd.append(t); fwd_cpu.append(cpu_s() - c0)
-            c0 = cpu_s(); t, store = time_stream(model, tok, texts, sites, args.ctx_len, args.batch_size, work / f"stream{r}")
+            c0 = cpu_s(); t, n_tok = time_forward(model, tok, texts, sites, args.ctx_len, args.batch_size)
+            fwd.append(t); fwd_cpu.append(cpu_s() - c0)
+            c0 = cpu_s(); t, store = time_stream(model, tok, texts, sites, args.ctx_len, args.batch_size,
+                                                 work / f"stream{r}")
             stream.append(t); stream_cpu.append(cpu_s() - c0)
             assert store.n_tokens == n_tok
             stream_bytes = store.nbytes
@@ -164,9 +171,12 @@ def main():
         store_w_s, raw_w_s = min(w[1] for w in writes), min(w[2] for w in writes)
         rss, procs = {}, {}
         for mult in (1, 4):  # fresh processes, run side by side (each measures only its own peak)
-            procs[mult] = subprocess.Popen([sys.executable, __file__, "--rss-child", "--model", args.model, "--docs", str(rss_docs), "--mult", str(mult),
-                                            "--ctx-len", str(args.ctx_len), "--batch-size", str(args.batch_size), "--threads", str(args.threads)]
-                                           + (["--dir", args.dir] if args.dir else []), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            procs[mult] = subprocess.Popen([sys.executable, __file__, "--rss-child", "--model", args.model, "--docs",
+                                            str(rss_docs), "--mult", str(mult),
+                                            "--ctx-len", str(args.ctx_len), "--batch-size", str(args.batch_size),
+                                            "--threads", str(args.threads)]
+                                           + (["--dir", args.dir] if args.dir else []), stdout=subprocess.PIPE,
+                                           stderr=subprocess.PIPE, text=True)
         for mult, proc in procs.items():
             out, err = proc.communicate()
             if proc.returncode: raise RuntimeError(err[-3000:])
@@ -174,23 +184,34 @@ def main():
     finally: shutil.rmtree(work, ignore_errors=True)
     res = dict(
         model=args.model, quick=args.quick, torch_threads=torch.get_num_threads(), sites=len(sites), tokens=n_tok,
-        forward_s=round(fwd_s, 3), forward_plus_stream_s=round(stream_s, 3), stream_overhead_ratio=round(stream_s / fwd_s, 3),
-        forward_cpu_s=round(min(fwd_cpu), 3), forward_plus_stream_cpu_s=round(min(stream_cpu), 3), stream_cpu_ratio=round(min(stream_cpu) / min(fwd_cpu), 3),
+        forward_s=round(fwd_s, 3), forward_plus_stream_s=round(stream_s, 3),
+        stream_overhead_ratio=round(stream_s / fwd_s, 3),
+        forward_cpu_s=round(min(fwd_cpu), 3), forward_plus_stream_cpu_s=round(min(stream_cpu), 3),
+        stream_cpu_ratio=round(min(stream_cpu) / min(fwd_cpu), 3),
         streamed_mb=round(stream_bytes / 1e6, 1), stream_store_mb_s=round(stream_bytes / 1e6 / stream_s, 1),
-        write_mb=round(wbytes / 1e6, 1), store_write_mb_s=round(wbytes / 1e6 / store_w_s, 1), raw_write_mb_s=round(wbytes / 1e6 / raw_w_s, 1),
+        write_mb=round(wbytes / 1e6, 1), store_write_mb_s=round(wbytes / 1e6 / store_w_s, 1),
+        raw_write_mb_s=round(wbytes / 1e6 / raw_w_s, 1),
         store_write_vs_raw=round(raw_w_s / store_w_s, 3),
-        rss_base_mb=round(rss[1]["base_rss"] / 2**20, 1), rss_1x_mb=round(rss[1]["peak_rss"] / 2**20, 1), rss_4x_mb=round(rss[4]["peak_rss"] / 2**20, 1),
+        rss_base_mb=round(rss[1]["base_rss"] / 2**20, 1), rss_1x_mb=round(rss[1]["peak_rss"] / 2**20, 1),
+        rss_4x_mb=round(rss[4]["peak_rss"] / 2**20, 1),
         rss_tokens_1x=rss[1]["tokens"], rss_tokens_4x=rss[4]["tokens"], rss_store_mb_4x=round(rss[4]["bytes"] / 1e6, 1),
-        rss_4x_first_quarter_mb=round(rss[4]["first_quarter"] / 2**20, 1), rss_4x_last_quarter_mb=round(rss[4]["last_quarter"] / 2**20, 1),
+        rss_4x_first_quarter_mb=round(rss[4]["first_quarter"] / 2**20, 1),
+        rss_4x_last_quarter_mb=round(rss[4]["last_quarter"] / 2**20, 1),
         rss_growth_4x=round(rss[4]["peak_rss"] / rss[1]["peak_rss"], 3))
     rows = [("forward alone (anchor)", f"{res['forward_s']:.2f} s", f"{n_tok} tokens, {len(sites)} resid sites"),
-            ("forward + stream to store", f"{res['forward_plus_stream_s']:.2f} s", f"ratio {res['stream_overhead_ratio']:.2f}x, {res['streamed_mb']} MB"),
-            ("CPU time: forward vs + stream", f"{res['forward_cpu_s']:.1f} s", f"vs {res['forward_plus_stream_cpu_s']:.1f} s, ratio {res['stream_cpu_ratio']:.2f}x (all threads)"),
+            ("forward + stream to store", f"{res['forward_plus_stream_s']:.2f} s",
+             f"ratio {res['stream_overhead_ratio']:.2f}x, {res['streamed_mb']} MB"),
+            ("CPU time: forward vs + stream", f"{res['forward_cpu_s']:.1f} s",
+             f"vs {res['forward_plus_stream_cpu_s']:.1f} s, ratio {res['stream_cpu_ratio']:.2f}x (all threads)"),
             ("raw sequential write (anchor)", f"{res['raw_write_mb_s']} MB/s", f"{res['write_mb']} MB, one fsync"),
-            ("store write (bus+shards)", f"{res['store_write_mb_s']} MB/s", f"ratio {res['store_write_vs_raw']:.2f}x raw"),
-            ("peak RSS, corpus 1x", f"{res['rss_1x_mb']} MiB", f"{res['rss_tokens_1x']} tokens (RSS {res['rss_base_mb']} MiB before the build)"),
-            ("peak RSS, corpus 4x", f"{res['rss_4x_mb']} MiB", f"{res['rss_tokens_4x']} tokens, store {res['rss_store_mb_4x']} MB; growth {res['rss_growth_4x']:.2f}x"),
-            ("RSS of the 4x run, 1st vs last quarter", f"{res['rss_4x_first_quarter_mb']} MiB", f"vs {res['rss_4x_last_quarter_mb']} MiB (a leak would rise)")]
+            ("store write (bus+shards)", f"{res['store_write_mb_s']} MB/s",
+             f"ratio {res['store_write_vs_raw']:.2f}x raw"),
+            ("peak RSS, corpus 1x", f"{res['rss_1x_mb']} MiB",
+             f"{res['rss_tokens_1x']} tokens (RSS {res['rss_base_mb']} MiB before the build)"),
+            ("peak RSS, corpus 4x", f"{res['rss_4x_mb']} MiB",
+             f"{res['rss_tokens_4x']} tokens, store {res['rss_store_mb_4x']} MB; growth {res['rss_growth_4x']:.2f}x"),
+            ("RSS of the 4x run, 1st vs last quarter", f"{res['rss_4x_first_quarter_mb']} MiB",
+             f"vs {res['rss_4x_last_quarter_mb']} MiB (a leak would rise)")]
     w = max(len(r[0]) for r in rows)
     print(f"{'measure':<{w}}  {'value':>14}  note")
     for a, b, c in rows: print(f"{a:<{w}}  {b:>14}  {c}")

@@ -32,3 +32,4 @@ html_theme_options = {
 html_last_updated_fmt = None
 html_copy_source = False
 html_context = {"default_mode": "light"}  # an explicit mode: the theme logs a console error when none is set
+html_css_files = ["interp.css"]   # the home page gallery cards

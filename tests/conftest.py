@@ -20,4 +20,5 @@ def pytest_collection_finish(session):
     import sys
     torch = sys.modules.get("torch")
     if torch is not None and not torch.is_grad_enabled():
-        raise pytest.UsageError("a test module disabled autograd at import time; use a scoped fixture (`with torch.no_grad(): yield`)")
+        raise pytest.UsageError("a test module disabled autograd at import time; use a scoped fixture (`with "
+                                "torch.no_grad(): yield`)")

@@ -1,4 +1,5 @@
-"Edge-level circuit discovery (`interp.methods.circuits`): edge patching is exact at both ends, EAP is the derivative of edge patching, ACDC and EAP find a planted circuit, bad input fails cleanly."
+"""Edge-level circuit discovery (`interp.methods.circuits`): edge patching is exact at both ends, EAP is the derivative
+of edge patching, ACDC and EAP find a planted circuit, bad input fails cleanly."""
 import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from pathlib import Path
@@ -6,15 +7,18 @@ import numpy as np
 import pytest
 import torch
 import interp
-from interp.methods.circuits import (CircuitGraph, CircuitTask, CircuitResult, EdgeAttributionPatching, ACDC, discover_circuit, edge_forward,
-                             faithfulness, patch_edges, roc_curve, edge_roc, agreement, plot_circuit)
+from interp.methods.circuits import (CircuitGraph, CircuitTask, CircuitResult, EdgeAttributionPatching, ACDC,
+                                     discover_circuit, edge_forward, faithfulness, patch_edges, edge_roc, agreement,
+                                     plot_circuit)
+from interp.kernels.stats import roc_curve
 from interp.core.hooks import hooks_on
 from interp.core.method import check_contract
-from interp.core.toys import ToyTransformer, ToyConfig
+from interp.core.toys import ToyTransformer, ToyConfig, load_checkpoint
 
 
 def _toy(dtype=torch.float32, **kw):
-    cfg = dict(n_layers=2, d_model=16, n_heads=2, d_head=8, d_mlp=32, d_vocab=20, n_ctx=8, normalization="LN", use_bias=True, seed=3)
+    cfg = dict(n_layers=2, d_model=16, n_heads=2, d_head=8, d_mlp=32, d_vocab=20, n_ctx=8, normalization="LN",
+               use_bias=True, seed=3)
     m = ToyTransformer(ToyConfig(**{**cfg, **kw})).eval().to(dtype)
     with torch.no_grad():   # non-zero biases, so that "bias is nobody's output" is exercised
         for n, p in m.named_parameters():
@@ -25,8 +29,9 @@ def _toy(dtype=torch.float32, **kw):
 def _llama(dtype=torch.float32):
     from transformers import LlamaConfig, LlamaForCausalLM
     torch.manual_seed(0)
-    return LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                                        num_key_value_heads=2, max_position_embeddings=32)).eval().to(dtype)
+    return LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                        num_attention_heads=4, num_key_value_heads=2,
+                                        max_position_embeddings=32)).eval().to(dtype)
 
 
 def _logits(model, x):
@@ -64,7 +69,8 @@ def test_edge_patching_is_exact_at_both_ends(model_and_inputs):
 
 
 def test_a_single_patched_edge_changes_only_what_it_should():
-    "Patching input -> logits alone changes the logits by exactly the unembedded input difference (no norm, no bias in the way)."
+    """Patching input -> logits alone changes the logits by exactly the unembedded input difference (no norm, no bias in
+    the way)."""
     model = _toy(d_mlp=None, normalization=None)
     x, xc = _inputs(20)
     g = CircuitGraph(model)
@@ -110,13 +116,13 @@ def test_integrated_gradients_add_up_to_the_total_effect():
     assert from_input == pytest.approx(total, abs=0.05 * abs(total) + 1e-3)
     assert (eap_ig.meta["forward_passes"], eap_ig.meta["backward_passes"]) == (50, 48)
     assert hooks_on(model) == 0
-    with pytest.raises(ValueError, match="ig_path"): EdgeAttributionPatching(ig_steps=2, ig_path="embeddings").discover(model, task)
+    with pytest.raises(ValueError, match="ig_path"):
+        EdgeAttributionPatching(ig_steps=2, ig_path="embeddings").discover(model, task)
 
 
 def _induction_task():
-    from interp.papers.grokking import load_toy
     from interp.methods.induction import repeated_tokens
-    toy, _ = load_toy(Path(interp.__file__).parent / "data" / "induction_toy.safetensors")
+    toy = load_checkpoint(Path(interp.__file__).parent / "data" / "induction_toy.safetensors")["model"]
     half = 20
     clean = repeated_tokens(24, half, toy.cfg.d_vocab, seed=1, unique=True)
     corrupt = torch.randint(0, toy.cfg.d_vocab, clean.shape, generator=torch.Generator().manual_seed(2))
@@ -124,7 +130,8 @@ def _induction_task():
         lp = logits[:, :-1].log_softmax(-1).gather(-1, clean[:, 1:, None])[..., 0]
         return lp[:, half:].mean(1)
     pos = torch.zeros(clean.shape, dtype=torch.bool); pos[:, half:-1] = True
-    # the shipped toy: previous-token heads 0.1 and 0.3, all four layer-1 heads induct (checked in nbs/papers/55_acdc_eap)
+    # the shipped toy: previous-token heads 0.1 and 0.3, all four layer-1 heads induct
+    # (checked in nbs/papers/55_acdc_eap)
     prev, ind = [1, 3], [0, 1, 2, 3]
     ref = ([f"input->a0.{p}.v" for p in prev] + [f"a0.{p}->a1.{h}.k" for p in prev for h in ind]
            + [f"input->a1.{h}.{c}" for h in ind for c in "qv"] + [f"a1.{h}->logits" for h in ind])
@@ -165,17 +172,22 @@ def test_bad_input_fails_clearly_and_leaves_no_hooks():
     with pytest.raises(TypeError, match="callable"): CircuitTask(x, xc, "kl")
     with torch.no_grad(): _, outs = edge_forward(g, model, xc)
     with pytest.raises(ValueError, match="alpha must have shape"): edge_forward(g, model, x, torch.zeros(2, 2), outs)
-    with pytest.raises(ValueError, match="same shape"): edge_forward(g, model, x[:, :5], torch.zeros(g.valid.shape), outs)
-    with pytest.raises(ValueError, match="token ids"): edge_forward(g, model, x + 100, torch.zeros(g.valid.shape), outs)  # fails mid-forward
+    with pytest.raises(ValueError, match="same shape"):
+        edge_forward(g, model, x[:, :5], torch.zeros(g.valid.shape), outs)
+    with pytest.raises(ValueError, match="token ids"):  # fails mid-forward
+        edge_forward(g, model, x + 100, torch.zeros(g.valid.shape), outs)
     assert hooks_on(model) == 0
-    bad_metric = CircuitTask(x, xc, lambda lg: lg[:, -1, 99])       # index error inside the metric, after the hooked forward
+    bad_metric = CircuitTask(x, xc, lambda lg: lg[:, -1, 99])  # index error inside the metric, after the hooked forward
     with pytest.raises(IndexError): EdgeAttributionPatching().discover(model, bad_metric)
     assert hooks_on(model) == 0
     with pytest.raises(ValueError, match="supports"): CircuitGraph(torch.nn.Linear(3, 3))
-    with pytest.raises(KeyError, match="unknown edges"): patch_edges(model, CircuitTask(x, xc, lambda lg: lg.sum()), ["a9.9->logits"], g)
-    with pytest.raises(ValueError, match="threshold"): ACDC(threshold=float("nan")).discover(model, CircuitTask(x, xc, lambda lg: lg.sum()))
+    with pytest.raises(KeyError, match="unknown edges"):
+        patch_edges(model, CircuitTask(x, xc, lambda lg: lg.sum()), ["a9.9->logits"], g)
+    with pytest.raises(ValueError, match="threshold"):
+        ACDC(threshold=float("nan")).discover(model, CircuitTask(x, xc, lambda lg: lg.sum()))
     with pytest.raises(TypeError, match="CircuitTask"): EdgeAttributionPatching().discover(model, (x, xc))
-    with pytest.raises(ValueError, match="top_n"): EdgeAttributionPatching(top_n=None).discover(model, CircuitTask(x, xc, lambda lg: lg.sum()))
+    with pytest.raises(ValueError, match="top_n"):
+        EdgeAttributionPatching(top_n=None).discover(model, CircuitTask(x, xc, lambda lg: lg.sum()))
     assert hooks_on(model) == 0
 
 
@@ -189,7 +201,8 @@ def test_roc_auc_matches_the_pairwise_definition():
         brute = ((pos[:, None] > neg[None]).sum() + 0.5 * (pos[:, None] == neg[None]).sum()) / (len(pos) * len(neg))
         fpr, tpr, auc = roc_curve(s, y)
         assert auc == pytest.approx(brute)
-        assert fpr[0] == tpr[0] == 0 and fpr[-1] == tpr[-1] == 1 and (np.diff(fpr) >= 0).all() and (np.diff(tpr) >= 0).all()
+        assert fpr[0] == tpr[0] == 0 and fpr[-1] == tpr[-1] == 1
+        assert (np.diff(fpr) >= 0).all() and (np.diff(tpr) >= 0).all()
 
 
 def test_result_round_trips_and_plots(tmp_path):
@@ -204,7 +217,8 @@ def test_result_round_trips_and_plots(tmp_path):
     assert any(".kv" in e for e in res.edges)                   # grouped-query key/value readers
     ax = plot_circuit(res)
     assert len(ax.texts) >= 2
-    with pytest.raises(ValueError, match="different graph"): patch_edges(_toy(), CircuitTask(*_inputs(20), lambda lg: lg.sum()), res)
+    with pytest.raises(ValueError, match="different graph"):
+        patch_edges(_toy(), CircuitTask(*_inputs(20), lambda lg: lg.sum()), res)
 
 
 def test_contract():

@@ -12,7 +12,7 @@ V = 97
 def make_gpt2(n_layer=2):
     torch.manual_seed(0)
     return transformers.GPT2LMHeadModel(transformers.GPT2Config(n_embd=32, n_head=4, n_layer=n_layer, vocab_size=V,
-                                                                 n_positions=64)).eval()
+                                                                n_positions=64)).eval()
 
 def make_llama(n_layer=2, kv=2):
     torch.manual_seed(0)

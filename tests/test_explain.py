@@ -1,17 +1,20 @@
-"""interp.methods.explain: correlation scoring against hand-computed values, and the OpenAI-compatible client against a real
-server process on loopback (the key must never leak into logs, reprs, pickles, saved results or error messages)."""
-import json, logging, os, pickle, socket, subprocess, sys, textwrap
+"""interp.methods.explain: correlation scoring against hand-computed values, and the OpenAI-compatible client against a
+real server process on loopback (the key must never leak into logs, reprs, pickles, saved results or error
+messages)."""
+import logging, os, pickle, socket, subprocess, sys, textwrap
 import numpy as np
 import pytest
 from interp.methods.catalogue import Excerpt, NeuronRecord
-from interp.methods.explain import (SCALE, ChatSimulator, ExplainNeurons, ExplanationResult, LLMExplainer, OpenAIChat, TokenSetExplainer,
-                            TokenSetSimulator, correlation_score, discretize, score_explanation)
+from interp.methods.explain import (SCALE, ChatSimulator, ExplainNeurons, ExplanationResult, LLMExplainer, OpenAIChat,
+                                    TokenSetExplainer, TokenSetSimulator, correlation_score, discretize,
+                                    score_explanation)
 
 KEY = "sk-test-7f3a9c1e5b2d"
 KEY_ENV = "INTERP_TEST_EXPLAIN_KEY"
 
-# The server: a separate Python process speaking /v1/chat/completions through interp.methods.explain.ChatServer (http.server).
-# It explains every neuron as "digits", simulates by marking digit tokens, and answers "garbage" to the explanation "garbage".
+# The server: a separate Python process speaking /v1/chat/completions through interp.methods.explain.ChatServer
+# (http.server). It explains every neuron as "digits", simulates by marking digit tokens, and answers "garbage" to the
+# explanation "garbage".
 SERVER = textwrap.dedent(r"""
     import json, re, sys, time
     from interp.methods.explain import ChatServer
@@ -31,7 +34,8 @@ SERVER = textwrap.dedent(r"""
         def log_message(self, *a): pass
         def do_POST(self):
             b = ("bad request from " + str(self.headers.get("Authorization"))).encode()
-            self.send_response(500); self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
+            self.send_response(500); self.send_header("Content-Length", str(len(b))); self.end_headers()
+            self.wfile.write(b)
     echo = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
     threading.Thread(target=echo.serve_forever, daemon=True).start()
     print(srv.url, f"http://127.0.0.1:{echo.server_address[1]}/v1", flush=True)
@@ -42,10 +46,12 @@ SERVER = textwrap.dedent(r"""
 @pytest.fixture(scope="module")
 def server():
     env = dict(os.environ, **{KEY_ENV: KEY})
-    p = subprocess.Popen([sys.executable, "-c", SERVER, KEY_ENV], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    p = subprocess.Popen([sys.executable, "-c", SERVER, KEY_ENV], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env)
     try:
         line = p.stdout.readline().split()
-        assert len(line) == 2 and line[0].startswith("http://127.0.0.1:"), (line, p.stderr.read() if p.poll() is not None else "")
+        assert len(line) == 2 and line[0].startswith("http://127.0.0.1:"), \
+            (line, p.stderr.read() if p.poll() is not None else "")
         yield p, line[0], line[1]
     finally:
         p.kill(); p.wait(timeout=10)
@@ -62,7 +68,8 @@ def _record(seed=0):
     rng = np.random.default_rng(seed)
     words = [" the", " value", " of", " x", " is", ",", " and", " list", "."]
     def ex(kind):
-        toks = [str(rng.integers(0, 10)) if rng.random() < (0.3 if kind == "top" else 0.08) else words[rng.integers(len(words))] for _ in range(12)]
+        toks = [str(rng.integers(0, 10)) if rng.random() < (0.3 if kind == "top" else 0.08)
+                else words[rng.integers(len(words))] for _ in range(12)]
         return Excerpt(toks, [1.0 if t.isdigit() else 0.0 for t in toks], prefix_ids=list(range(12)), kind=kind)
     top = sorted((ex("top") for _ in range(8)), key=lambda e: -e.acts.sum())
     return NeuronRecord("planted.digits", 0, top, [ex("random") for _ in range(4)], dict(mean=0.1))
@@ -130,7 +137,8 @@ def test_openai_errors_are_clear(server, key, monkeypatch):
     _, url, _ = server
     msgs = [[{"role": "user", "content": "hi"}]]
     monkeypatch.setenv("INTERP_TEST_WRONG_KEY", "sk-wrong-0000")
-    with pytest.raises(RuntimeError, match="HTTP 401") as e: OpenAIChat(url, "m", key_env="INTERP_TEST_WRONG_KEY").chat(msgs)
+    with pytest.raises(RuntimeError, match="HTTP 401") as e:
+        OpenAIChat(url, "m", key_env="INTERP_TEST_WRONG_KEY").chat(msgs)
     assert "sk-wrong" not in str(e.value) and KEY not in str(e.value)
     monkeypatch.delenv("INTERP_TEST_WRONG_KEY")
     with pytest.raises(RuntimeError, match="set the environment variable INTERP_TEST_WRONG_KEY"):
@@ -138,7 +146,8 @@ def test_openai_errors_are_clear(server, key, monkeypatch):
     with pytest.raises(RuntimeError, match="HTTP 404"): OpenAIChat(url + "/v2", "m", key_env=KEY_ENV).chat(msgs)
     with socket.socket() as s:   # a port nobody listens on
         s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
-    with pytest.raises(RuntimeError, match="cannot reach"): OpenAIChat(f"http://127.0.0.1:{port}/v1", "m", key_env=KEY_ENV).chat(msgs)
+    with pytest.raises(RuntimeError, match="cannot reach"):
+        OpenAIChat(f"http://127.0.0.1:{port}/v1", "m", key_env=KEY_ENV).chat(msgs)
     with pytest.raises(ValueError, match="must start with http"): OpenAIChat("127.0.0.1:8000", "m")
 
 

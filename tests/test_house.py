@@ -10,7 +10,8 @@ house = importlib.util.module_from_spec(_spec); _spec.loader.exec_module(house)
 
 def _nb(path: Path, *sources: str):
     path.parent.mkdir(parents=True, exist_ok=True)
-    cells = [{"cell_type": "code", "metadata": {}, "source": s, "outputs": [], "execution_count": None} for s in sources]
+    cells = [{"cell_type": "code", "metadata": {}, "source": s, "outputs": [],
+              "execution_count": None} for s in sources]
     path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
 
 
@@ -23,7 +24,8 @@ def test_layout_check_catches_misplaced_and_duplicate_exports(tmp_path):
     _nb(nbs / "core" / "00_runtime.ipynb", "#| default_exp core.runtime", "#| export\nx = 1")
     assert house.check_layout(nbs, lib) == []
     _nb(nbs / "core" / "01_sites.ipynb", "#| default_exp repr.sites", "#| export\ny = 1")        # wrong band
-    _nb(nbs / "repr" / "10_lens.ipynb", "#| default_exp repr.lens", "#| export core.runtime\nz = 1")  # exports elsewhere
+    _nb(nbs / "repr" / "10_lens.ipynb", "#| default_exp repr.lens",
+        "#| export core.runtime\nz = 1")  # exports elsewhere
     _nb(nbs / "guides" / "70_guide.ipynb", "#| export\nw = 1")                                   # guides export nothing
     (lib / "methods").mkdir(parents=True); (lib / "methods" / "orphan.py").write_text("")
     found = "\n".join(house.check_layout(nbs, lib))
@@ -90,3 +92,16 @@ def test_signatures_show_hyper_parameters():
     for name, cls in registry().items():
         params = list(inspect.signature(cls).parameters.values())
         assert all(p.kind is p.KEYWORD_ONLY for p in params), f"{name}: hyper-parameters must be keyword-only: {params}"
+
+
+def test_import_check_catches_an_upward_import(tmp_path):
+    lib = tmp_path / "interp"
+    for band in house.IMPORT_ORDER: (lib / band).mkdir(parents=True)
+    (lib / "repr" / "lens.py").write_text("from ..core.sites import x\n")                      # downward: fine
+    (lib / "core" / "sites.py").write_text("from ..methods.patching import y\n")                # upward at module level
+    (lib / "streams" / "bus.py").write_text("def f():\n    from interp.papers.ioi import z\n")  # upward at call time
+    found = "\n".join(house.check_imports(lib))
+    assert "interp/core/sites.py:1 imports from 'methods', above 'core'" in found
+    assert "interp/streams/bus.py:2 imports from 'papers', above 'streams'" in found
+    assert "repr/lens.py" not in found
+    assert house.check_imports() == []

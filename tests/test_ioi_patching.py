@@ -1,4 +1,5 @@
-"Property and fault-injection tests of interp.methods.ioi_data (dataset invariants) and interp.methods.patching (engine identities, hygiene)."
+"""Property and fault-injection tests of interp.methods.ioi_data (dataset invariants) and interp.methods.patching
+(engine identities, hygiene)."""
 import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest, torch
@@ -12,8 +13,8 @@ from interp.methods.patching import (ActivationPatching, AttributionPatching, Ci
                                      PathPatching, PatchingTask, evaluate_circuit, head_means, logits_of, patch_jobs,
                                      path_patch)
 
-WORDS = [" " + w for w in ("and went to the gave a got at decided give it said had long argument afterwards were working "
-                           "found was quiet when arrived handed").split()]
+WORDS = [" " + w for w in ("and went to the gave a got at decided give it said had long argument afterwards were "
+                           "working found was quiet when arrived handed").split()]
 WORDS += ["When", "Then", "After", "While", "Friends", "The", ",", "."] + [" " + w for w in IOI_PLACES + IOI_OBJECTS]
 TOK = WordTokenizer(WORDS + [" " + n for n in IOI_NAMES])
 
@@ -65,9 +66,11 @@ def test_stacked_jobs_equal_one_forward_per_job(toy, max_batch, layer, pos):
     model, clean, corrupted = toy
     site = f"blocks.{layer}.attn.z"
     cache = ActivationsExtractor(model, [site]).extract(clean)
-    want = [metric(logits_of(run_with_interventions(model, [Patch(site, cache, heads=h, positions=pos)], corrupted))).item()
+    want = [metric(logits_of(run_with_interventions(model, [Patch(site, cache, heads=h, positions=pos)],
+                                                    corrupted))).item()
             for h in range(4)]
-    got = patch_jobs(model, corrupted, cache, [(site, h, None) for h in range(4)], metric, positions=pos, max_batch=max_batch)
+    got = patch_jobs(model, corrupted, cache, [(site, h, None) for h in range(4)], metric, positions=pos,
+                     max_batch=max_batch)
     assert got == pytest.approx(want, abs=1e-5)
     assert hooks_on(model) == 0
 
@@ -141,7 +144,8 @@ def test_bad_inputs(toy):
     model, clean, corrupted = toy
     with pytest.raises(ValueError, match="same shape"): PatchingTask(clean, corrupted[:3], metric)
     with pytest.raises(TypeError, match="PatchingTask"): ActivationPatching().patch(model, (clean, corrupted, metric))
-    with pytest.raises(ValueError, match="no path"): path_patch(model, clean, corrupted, metric, [[(2, 0)]], receivers=[(2, 1)])
+    with pytest.raises(ValueError, match="no path"):
+        path_patch(model, clean, corrupted, metric, [[(2, 0)]], receivers=[(2, 1)])
     task = PatchingTask(clean, corrupted, metric)
     with pytest.raises(IndexError, match="out of range"): PathPatching(senders=[(5, 0)]).patch(model, task)
     with pytest.raises(IndexError, match="out of range"): AttributionPatching(layers=[7]).patch(model, task)

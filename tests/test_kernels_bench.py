@@ -9,7 +9,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_benchmark_small_run_ends_with_json():
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "kernels.py"), "--rows", "3000", "--cols", "200", "--reps", "1"],
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "kernels.py"), "--rows", "3000", "--cols", "200",
+                        "--reps", "1"],
                        capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])

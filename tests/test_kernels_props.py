@@ -146,7 +146,8 @@ def test_half_precision_inputs(dtype):
 
 def test_strided_and_transposed_inputs_read_correctly():
     x = np.random.default_rng(1).standard_normal((500, 64)).astype(np.float32)
-    for view in (x[:, 5:45], x[:, ::3], x[::2], x.T.copy().T, torch.from_numpy(x)[:, 7:30], torch.from_numpy(x).T.contiguous().T):
+    for view in (x[:, 5:45], x[:, ::3], x[::2], x.T.copy().T, torch.from_numpy(x)[:, 7:30],
+                 torch.from_numpy(x).T.contiguous().T):
         xv = view.numpy() if isinstance(view, torch.Tensor) else view
         ref_v, ref_i = reference_topk(np.ascontiguousarray(xv), 4)
         for be in BACKENDS:
@@ -242,7 +243,8 @@ def test_merge_topk_equals_one_shot():
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(x=matrices(max_rows=300, max_cols=40), k=st.integers(1, 12), row_chunk=st.integers(1, 120), col_chunk=st.integers(1, 40))
+@given(x=matrices(max_rows=300, max_cols=40), k=st.integers(1, 12), row_chunk=st.integers(1, 120),
+       col_chunk=st.integers(1, 40))
 def test_dask_blockwise_reductions_equal_one_shot(x, k, row_chunk, col_chunk):
     import dask.array as da
     if x.shape[0] == 0 or x.shape[1] == 0: return
@@ -303,7 +305,8 @@ def test_kernel_calls_release_the_gil():
 
 
 @needs_mojo
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(x=matrices(max_rows=120, max_cols=70), k=st.integers(1, 20), tile_rows=st.sampled_from([1, 3, 16, 1024]),
        tile_cols=st.sampled_from([1, 16, 17, 48, 1 << 20]))
 def test_every_tile_size_gives_the_same_answer(x, k, tile_rows, tile_cols):

@@ -84,8 +84,8 @@ def test_result_json_roundtrip(r, tmp_path):
 def test_from_json_checks_type():
     s = make_results()[0].to_json()
     with pytest.raises(TypeError, match="holds a HeadResult, not a CurveResult"): CurveResult.from_json(s)
-    with pytest.raises(ValueError, match="unknown result "
-                                         "type"): Result.from_json(s.replace('"HeadResult"', '"NoSuchResult"'))
+    with pytest.raises(ValueError, match="unknown result type"):
+        Result.from_json(s.replace('"HeadResult"', '"NoSuchResult"'))
 
 def test_result_validation_and_to_df():
     with pytest.raises(ValueError, match=r"\[layers, heads\]"): HeadResult(np.zeros(3))

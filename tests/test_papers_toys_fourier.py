@@ -3,8 +3,9 @@ import math, os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest, torch
 from hypothesis import given, settings, strategies as st
-from interp.methods.fourier import (fourier_basis, fourier_transform, frequency_norms, gini, xpy_directions, project_xpy,
-                            restricted_logits, excluded_logits, table_accuracy, table_loss, neuron_frequencies, key_frequencies)
+from interp.methods.fourier import (fourier_basis, fourier_transform, frequency_norms, gini, xpy_directions,
+                                    project_xpy, restricted_logits, excluded_logits, table_accuracy, table_loss,
+                                    neuron_frequencies, key_frequencies)
 
 odd = st.integers(1, 30).map(lambda k: 2 * k + 1)
 

@@ -5,9 +5,9 @@ import importlib.resources as r
 import pytest, torch
 from hypothesis import given, settings, strategies as st
 from interp.core import toys
-from interp.papers.grokking import (make_toy, tabulated_forward, logit_table, train_grokking, save_toy, load_toy,
-                                     modular_addition_data, training_split, run_with_frequencies, FourierCircuit,
-                                     FourierTask)
+from interp.papers.grokking import (make_toy, tabulated_forward, logit_table, train_grokking,
+                                    modular_addition_data, training_split, run_with_frequencies, FourierCircuit,
+                                    FourierTask)
 from interp.methods.fourier import table_accuracy, progress_measures
 
 SHIPPED = r.files("interp") / "data" / "grokking_p113.safetensors"
@@ -45,19 +45,21 @@ def test_streams_and_snapshots():
     seen = {}
     with ActivationBus() as bus:
         bus.subscribe(lambda e: seen.setdefault(e.topic, []).append(e.step), topics="metrics.*")
-        run = train_grokking(p=13, n_steps=4, log_every=2, measure_every=2, snapshot_every=2, stop_test_loss=None, bus=bus,
-                             model=make_toy(13, 16, 2, 24))
+        run = train_grokking(p=13, n_steps=4, log_every=2, measure_every=2, snapshot_every=2, stop_test_loss=None,
+                             bus=bus, model=make_toy(13, 16, 2, 24))
     assert seen["metrics.test_loss"] == [0, 2, 4] and seen["metrics.excluded_loss"] == [0, 2, 4]
     assert sorted(run.snapshots) == [0, 2, 4]
 
 def test_checkpoint_roundtrip(tmp_path):
     m = make_toy(7, 16, 2, 24).init_weights(torch.Generator().manual_seed(3))
-    path = save_toy(m, tmp_path / "t.safetensors", note="unit", steps=0)
-    m2, prov = load_toy(path)
-    assert prov == {"note": "unit", "steps": 0}
+    path = toys.save_checkpoint(tmp_path / "t.safetensors", m, step=0, params=dict(note="unit", steps=0))
+    ck = toys.load_checkpoint(path)
+    m2, prov = ck["model"], ck["params"]
+    assert prov == {"note": "unit", "steps": 0} and ck["step"] == 0 and not m2.training
     toks = modular_addition_data(7, 0.5)[0]
     with torch.no_grad(): assert torch.equal(m(toks), m2(toks))
-    with pytest.raises(FileNotFoundError, match="No checkpoint at"): load_toy(tmp_path / "missing.safetensors")
+    with pytest.raises(FileNotFoundError, match="No checkpoint at"):
+        toys.load_checkpoint(tmp_path / "missing.safetensors")
 
 def test_untrained_model_has_no_circuit():
     with pytest.raises(ValueError, match="not learned"):
@@ -91,8 +93,8 @@ def test_shipped_checkpoint_is_grokked_and_matches_its_provenance():
 # The reference below is that earlier forward, written out from its equations; LEGACY_SHA256 fingerprints the
 # earlier file's tensors, so the test also shows the conversion copied every weight unchanged.
 LEGACY_NAMES = ("embed.W_E", "pos_embed.W_pos", "blocks.0.attn.W_Q", "blocks.0.attn.W_K", "blocks.0.attn.W_V",
-                "blocks.0.attn.W_O", "blocks.0.mlp.W_in", "blocks.0.mlp.b_in", "blocks.0.mlp.W_out", "blocks.0.mlp.b_out",
-                "unembed.W_U")
+                "blocks.0.attn.W_O", "blocks.0.mlp.W_in", "blocks.0.mlp.b_in", "blocks.0.mlp.W_out",
+                "blocks.0.mlp.b_out", "unembed.W_U")
 LEGACY_SHA256 = "29af1747fb6793ed717f1bfa6fe08d5a9606be369fd773abdddf6bdd7cc0b7aa"
 
 def _legacy_digest(w: dict) -> str:
@@ -133,7 +135,6 @@ def test_converted_checkpoint_gives_the_legacy_logits_exactly():
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped grokking checkpoint")
 def test_training_retraces_the_shipped_run():
     "The core toy, drawn by `init_weights`, follows the curve stored with the checkpoint (its first 100 steps)."
-    import json
     curves = json.loads(SHIPPED.with_suffix(".json").read_text())["history"]
     run = train_grokking(n_steps=100, log_every=100, measure_every=0, snapshot_every=0, stop_test_loss=None)
     assert run.history["step"] == curves["step"][:2]

@@ -4,17 +4,19 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import math
 import pytest, torch
 from hypothesis import given, settings, strategies as st
-from interp.methods.induction import (repeated_tokens, attention_patterns, prefix_matching_scores, previous_token_scores,
-                              copying_scores, icl_score, k_composition_scores, composition_baseline, per_token_loss)
-from interp.papers.grokking import ToyTransformer, ToyConfig, load_toy
-from interp.papers.induction import (make_induction_toy, induction_batch, train_induction, InductionScan, InductionResult,
-                                     InductionTask)
+from interp.methods.induction import (repeated_tokens, attention_patterns, prefix_matching_scores,
+                                      previous_token_scores, copying_scores, icl_score, k_composition_scores,
+                                      composition_baseline, per_token_loss)
+from interp.core import toys
+from interp.papers.induction import (make_induction_toy, induction_batch, train_induction, InductionScan,
+                                     InductionResult, InductionTask)
 from interp.core.method import check_contract
 
 def _toy(seed=0, **kw):
-    cfg = dict(n_layers=2, d_model=32, n_heads=4, d_head=8, d_mlp=None, d_vocab=30, d_vocab_out=30, n_ctx=24)
+    cfg = dict(n_layers=2, d_model=32, n_heads=4, d_head=8, d_mlp=None, d_vocab=30, d_vocab_out=30, n_ctx=24,
+               use_bias=False, mlp_bias=True)
     cfg.update(kw)
-    return ToyTransformer(ToyConfig(**cfg)).init_weights(torch.Generator().manual_seed(seed))
+    return toys.ToyTransformer(toys.ToyConfig(**cfg)).init_weights(torch.Generator().manual_seed(seed))
 
 @settings(max_examples=15, deadline=None)
 @given(half=st.integers(2, 10), batch=st.integers(1, 4), seed=st.integers(0, 999))
@@ -92,7 +94,8 @@ def test_scan_result_roundtrip_and_table():
 def test_shipped_induction_checkpoint_has_an_induction_head():
     import importlib.resources as r
     path = r.files("interp") / "data" / "induction_toy.safetensors"
-    model, prov = load_toy(str(path))
+    ck = toys.load_checkpoint(str(path))
+    model, prov = ck["model"], ck["params"]
     top = InductionScan().discover(model, InductionTask(batch=16, half=20, unique=True)).table(1).iloc[0]
     assert top["layer"] == 1 and top["prefix_matching"] >= 0.8
     assert prov["produced_by"].startswith("benchmarks/train_induction_checkpoint.py")

@@ -50,4 +50,5 @@ def test_soft_capped_head_is_refused():
 
 def test_answer_count_mismatch():
     with pytest.raises(ValueError, match="one per prompt"):
-        DirectLogitAttribution().attribute(tiny_llama(), AttributionTask(torch.randint(0, 101, (3, 5)), ([1, 2], [3, 4])))
+        DirectLogitAttribution().attribute(tiny_llama(), AttributionTask(torch.randint(0, 101, (3, 5)),
+                                                                         ([1, 2], [3, 4])))

@@ -13,7 +13,8 @@ def test_projection_properties(seed, n, d, k):
     assert torch.allclose(C @ C.T, torch.eye(k, dtype=C.dtype), atol=1e-8)
     R, O = pca.reconstruct(X), pca.project_out(X)
     assert torch.allclose(R + O - pca.mean_, X, atol=1e-8)                        # reconstruction + residual = input
-    assert torch.allclose(pca.transform(O), torch.zeros(n, k, dtype=X.dtype), atol=1e-8)   # nothing left in the subspace
+    assert torch.allclose(pca.transform(O), torch.zeros(n, k, dtype=X.dtype),
+                          atol=1e-8)   # nothing left in the subspace
     assert torch.allclose(pca.reconstruct(R), R, atol=1e-8)                       # projection is idempotent
     assert np.all(np.diff(pca.explained_variance_.numpy()) <= 1e-9)               # sorted spectrum
     if k == min(n, d) and n > d:

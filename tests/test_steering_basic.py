@@ -1,11 +1,13 @@
-"Tests of interp.methods.steering on a tiny random Llama: round trips, exact restoration, scaling, composition, the verb, errors."
+"""Tests of interp.methods.steering on a tiny random Llama: round trips, exact restoration, scaling, composition, the
+verb, errors."""
 import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest, torch
 from hypothesis import given, settings, strategies as st
 from interp.core.extract import ActivationsExtractor, hooks_on
 from interp.core.intervene import Ablate, intervene
-from interp.core.method import SweepResult, check_contract
+from interp.core.method import check_contract
+from interp.core.result import SweepResult
 from interp.methods.steering import (ActAdd, CAA, RepE, SteeringTask, SteeringVector, next_word_logodds, perplexity,
                                      sentiment_score, steered_perplexity)
 
@@ -20,12 +22,14 @@ def toy():
     from transformers import LlamaConfig, LlamaForCausalLM
     torch.manual_seed(0)
     return LlamaForCausalLM(LlamaConfig(vocab_size=40, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
-                                        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=32)).eval()
+                                        num_attention_heads=2, num_key_value_heads=1,
+                                        max_position_embeddings=32)).eval()
 
 
 @settings(max_examples=20, deadline=None)
 @given(vec=st.lists(st.floats(-1e3, 1e3, allow_nan=False, width=32), min_size=1, max_size=64),
-       meta=st.dictionaries(st.text(min_size=1, max_size=8), st.one_of(st.integers(), st.text(max_size=10)), max_size=4))
+       meta=st.dictionaries(st.text(min_size=1, max_size=8), st.one_of(st.integers(), st.text(max_size=10)),
+                            max_size=4))
 def test_vector_roundtrip(tmp_path_factory, vec, meta):
     sv = SteeringVector(torch.tensor(vec), "blocks.3.resid_post", "act_add", "m", meta)
     back = SteeringVector.load(sv.save(tmp_path_factory.mktemp("v") / "v.safetensors"))
@@ -58,7 +62,8 @@ def test_added_vector_is_linear_in_coeff(coeff):
     from transformers import LlamaConfig, LlamaForCausalLM
     torch.manual_seed(1)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=40, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
-                                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=32)).eval()
+                                         num_attention_heads=2, num_key_value_heads=1,
+                                         max_position_embeddings=32)).eval()
     tok = CharTok()
     m = ActAdd(layer=0).fit(model, tok, ("good", "bad"))
     x = torch.tensor([tok("so so")["input_ids"]])

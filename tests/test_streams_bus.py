@@ -2,7 +2,6 @@
 import os, threading, time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest, torch
-import interp.streams.bus
 from hypothesis import given, settings, strategies as st, HealthCheck
 from interp.streams.bus import ActivationBus, Subscriber, SubscriberError, RunningStats, TopK, LivePlot
 import interp.kernels.stats as K
@@ -38,7 +37,8 @@ def test_slow_subscriber_drop_keeps_memory_bounded_and_counts_true():
     assert c["pending"] == 0
     assert c["high_water_events"] <= 4 and c["high_water_bytes"] <= 4 * payload.nbytes
     assert slow.seen == sorted(slow.seen) and len(set(slow.seen)) == len(slow.seen)
-    # queue (4) + the one being handled + the clone being published: ~6 payloads = 24 MiB; allow slack, far below 600 MiB
+    # queue (4) + the one being handled + the clone being published: ~6 payloads = 24 MiB; allow slack, far below 600
+    # MiB
     assert peak - before < 80 * 2**20, f"RSS grew by {(peak - before) / 2**20:.0f} MiB"
 
 
@@ -98,8 +98,13 @@ def test_exception_in_with_block_still_stops_threads():
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(n=st.integers(1, 200), d=st.integers(1, 9), cuts=st.lists(st.integers(1, 200), max_size=6), seed=st.integers(0, 10_000),
-       masked=st.booleans())
+@given(
+    n=st.integers(1, 200),
+    d=st.integers(1, 9),
+    cuts=st.lists(st.integers(1, 200), max_size=6),
+    seed=st.integers(0, 10_000),
+    masked=st.booleans(),
+)
 def test_running_stats_and_topk_match_full_computation(n, d, cuts, seed, masked):
     "Any split of the rows into events, with or without a padding mask, gives the statistics and top-k of all rows."
     for be in BACKENDS:
@@ -191,7 +196,8 @@ def test_topk_skips_nan_on_every_backend(monkeypatch, backend):
     import interp.streams.bus as B
     monkeypatch.setitem(K._state, "choice", backend)
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(600, 9, generator=g); x[x > 0.8] = float("nan"); x[:, 3] = float("nan")   # column 3: no numbers at all
+    x = torch.randn(600, 9, generator=g); x[x > 0.8] = float("nan")
+    x[:, 3] = float("nan")   # column 3: no numbers at all
     top = B.TopK(k=6)
     with B.ActivationBus() as bus:
         bus.subscribe(top)

@@ -1,4 +1,5 @@
-"Tests of interp.streams.store / interp.streams.publish: SIGKILL mid-shard + resume exactly once, format, views, distributed."
+"""Tests of interp.streams.store / interp.streams.publish: SIGKILL mid-shard + resume exactly once, format, views,
+distributed."""
 import json, os, signal, subprocess, sys, textwrap, time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from pathlib import Path
@@ -20,7 +21,8 @@ CHILD = textwrap.dedent("""
     from transformers import LlamaConfig, LlamaForCausalLM
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=300, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)).eval()
+                                         num_attention_heads=4, num_key_value_heads=2,
+                                         max_position_embeddings=64)).eval()
     def tok(text, add_special_tokens=False): return {"input_ids": [ord(c) % 300 for c in text]}
     tok.pad_token_id = 0
     path, fault = sys.argv[1], int(os.environ.get("FAULT_SHARD", "-1"))
@@ -39,7 +41,8 @@ CHILD = textwrap.dedent("""
 def run_child(tmp, path, fault=None, timeout=180):
     script = tmp / "writer.py"; script.write_text(CHILD)
     env = dict(os.environ, HF_HUB_OFFLINE="1", FAULT_SHARD=str(-1 if fault is None else fault))
-    proc = subprocess.Popen([sys.executable, str(script), str(path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, str(script), str(path)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
     if fault is None:
         out, err = proc.communicate(timeout=timeout)
         assert proc.returncode == 0, err.decode()[-3000:]
@@ -72,7 +75,8 @@ def test_sigkill_mid_shard_then_resume_stores_every_token_exactly_once(tmp_path,
     assert len(crashed.shards) == fault  # only the complete shards are visible
     if fault:
         for i in range(fault):  # and they are byte-identical to the uninterrupted run's
-            assert (path / f"shard-{i:08d}.safetensors").read_bytes() == (reference.path / f"shard-{i:08d}.safetensors").read_bytes()
+            assert (path / f"shard-{i:08d}.safetensors").read_bytes() == \
+                (reference.path / f"shard-{i:08d}.safetensors").read_bytes()
         np.testing.assert_array_equal(crashed.read("token_id"), reference.read("token_id")[:crashed.n_tokens])
     run_child(tmp_path, path)  # resume
     store = ActivationStore(path)
@@ -80,7 +84,8 @@ def test_sigkill_mid_shard_then_resume_stores_every_token_exactly_once(tmp_path,
     assert store.n_tokens == reference.n_tokens and store.n_sequences == reference.n_sequences
     # every token exactly once, in order: (seq_id, position) pairs are unique, complete and sorted
     seq, pos = store.read("seq_id"), store.read("position")
-    np.testing.assert_array_equal(seq, reference.read("seq_id")); np.testing.assert_array_equal(pos, reference.read("position"))
+    np.testing.assert_array_equal(seq, reference.read("seq_id"))
+    np.testing.assert_array_equal(pos, reference.read("position"))
     keys = seq.astype(np.int64) * 10_000 + pos
     assert len(np.unique(keys)) == len(keys) and (np.diff(keys) > 0).all()
     np.testing.assert_array_equal(store.read("token_id"), reference.read("token_id"))
@@ -96,7 +101,8 @@ def test_reference_store_matches_direct_forward(reference):
     from interp.streams.publish import load_corpus, token_sequences
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=300, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)).eval()
+                                         num_attention_heads=4, num_key_value_heads=2,
+                                         max_position_embeddings=64)).eval()
     tok = lambda text, add_special_tokens=False: {"input_ids": [ord(c) % 300 for c in text]}
     seqs = token_sequences(tok, load_corpus(n_docs=12), 48)
     with torch.no_grad():
@@ -150,7 +156,8 @@ def test_xarray_and_dask_views(reference):
 
 def test_distributed_local_cluster_on_loopback(reference):
     from dask.distributed import Client, LocalCluster
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster, \
          Client(cluster) as client:
         assert all(addr.startswith("tcp://127.0.0.1") for addr in client.scheduler_info()["workers"])
         x = reference.to_dask("blocks.0.resid_post")
@@ -160,17 +167,20 @@ def test_distributed_local_cluster_on_loopback(reference):
 
 
 def test_bad_input_errors(tmp_path):
-    with pytest.raises(ValueError, match="non-empty dict"): ActivationStore.create(tmp_path / "a", ["blocks.0.resid_post"])
+    with pytest.raises(ValueError, match="non-empty dict"):
+        ActivationStore.create(tmp_path / "a", ["blocks.0.resid_post"])
     with pytest.raises(ValueError, match="clash"): ActivationStore.create(tmp_path / "b", {"token_id": 3})
     store = ActivationStore.create(tmp_path / "c", {"s": 4})
     w = StoreWriter(store)
     bus = ActivationBus(); bus.subscribe(w)
-    bus.publish("s", torch.ones(2, 3, 5), step=0, seq_id=torch.arange(2), token_id=torch.zeros(2, 3), mask=torch.ones(2, 3))
+    bus.publish("s", torch.ones(2, 3, 5), step=0, seq_id=torch.arange(2), token_id=torch.zeros(2, 3),
+                mask=torch.ones(2, 3))
     with pytest.raises(Exception, match=r"expected \[2, 3, 4\]"): bus.close()
     assert ActivationStore(tmp_path / "c").n_tokens == 0 and not list((tmp_path / "c").glob("*.tmp"))
     store = ActivationStore(tmp_path / "c")
     w = StoreWriter(store); bus = ActivationBus(); bus.subscribe(w)
-    bus.publish("s", torch.ones(1, 2, 4), step=0, seq_id=torch.tensor([5]), token_id=torch.zeros(1, 2), mask=torch.ones(1, 2))
+    bus.publish("s", torch.ones(1, 2, 4), step=0, seq_id=torch.tensor([5]), token_id=torch.zeros(1, 2),
+                mask=torch.ones(1, 2))
     with pytest.raises(Exception, match="sequences must continue the store"): bus.close()
 
 
@@ -186,7 +196,8 @@ def test_resume_with_other_corpus_is_refused_and_leaves_no_hooks(tmp_path):
     with pytest.raises(ValueError, match="corpus_fingerprint"):
         build_store(model, tok, ["other text"], tmp_path / "s", ["blocks.0.resid_post"], progress=False)
     with pytest.raises(FileExistsError, match="resume=True"):
-        build_store(model, tok, ["hello world"] * 3, tmp_path / "s", ["blocks.0.resid_post"], resume=False, progress=False)
+        build_store(model, tok, ["hello world"] * 3, tmp_path / "s", ["blocks.0.resid_post"], resume=False,
+                    progress=False)
     with pytest.raises(KeyError, match="resid_post"):
         build_store(model, tok, ["hello world"], tmp_path / "t", ["blocks.0.resid_pots"], progress=False)
     assert hooks_on(model) == n

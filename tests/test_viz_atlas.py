@@ -1,10 +1,11 @@
-"Tests of interp.viz.atlas: out-of-core projection, Datashader aggregation counts, token classes, atlas from an ActivationStore."
+"""Tests of interp.viz.atlas: out-of-core projection, Datashader aggregation counts, token classes, atlas from an
+ActivationStore."""
 import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np, pandas as pd, pytest
 from hypothesis import given, settings, strategies as st
-from interp.viz.atlas import (fit_projection, project, activation_atlas, render_points, synthetic_activations, token_classes,
-                              atlas_from_store, TOKEN_CLASSES)
+from interp.viz.atlas import (fit_projection, project, activation_atlas, render_points, synthetic_activations,
+                              token_classes, atlas_from_store, TOKEN_CLASSES)
 
 def test_dask_pca_equals_numpy_pca():
     da = pytest.importorskip("dask.array")
@@ -21,12 +22,14 @@ def test_dask_pca_equals_numpy_pca():
 
 def test_random_projection_is_seeded_and_validates():
     A = np.random.default_rng(0).normal(size=(100, 8))
-    assert np.array_equal(fit_projection(A, "random", seed=3)["components"], fit_projection(A, "random", seed=3)["components"])
+    assert np.array_equal(fit_projection(A, "random", seed=3)["components"],
+                          fit_projection(A, "random", seed=3)["components"])
     with pytest.raises(ValueError, match="'pca' or 'random'"): fit_projection(A, "umap")
     with pytest.raises(ValueError, match="at least 2 rows"): fit_projection(A[:1])
 
 @settings(max_examples=12, deadline=None)
-@given(st.integers(10, 3000), st.sampled_from([1, 4]), st.integers(0, 2**31 - 1))   # few k: Numba compiles per category count
+# few k: Numba compiles per category count
+@given(st.integers(10, 3000), st.sampled_from([1, 4]), st.integers(0, 2**31 - 1))
 def test_every_point_is_counted(n, k, seed):
     rng = np.random.default_rng(seed)
     x, y = rng.normal(size=n), rng.standard_cauchy(size=n)
@@ -64,7 +67,8 @@ def test_token_classes():
     vocab = [" the", "ing", ",", "42", "\n", " ("]
     cls = token_classes(np.array([0, 1, 2, 3, 4, 5, 0]), vocab)
     assert list(cls.categories) == TOKEN_CLASSES
-    assert list(cls) == ["word start", "continuation", "punctuation", "digits", "whitespace", "punctuation", "word start"]
+    assert list(cls) == ["word start", "continuation", "punctuation", "digits", "whitespace", "punctuation",
+                         "word start"]
 
 def test_atlas_from_store(tmp_path):
     torch = pytest.importorskip("torch")
@@ -73,14 +77,16 @@ def test_atlas_from_store(tmp_path):
     from interp.streams.publish import build_store
     torch.manual_seed(0)
     tiny = LlamaForCausalLM(LlamaConfig(vocab_size=300, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)).eval()
+                                        num_attention_heads=4, num_key_value_heads=2,
+                                        max_position_embeddings=64)).eval()
     class CharTok:
         pad_token_id = 0
         def __call__(self, text, add_special_tokens=False): return {"input_ids": [ord(ch) % 300 for ch in text]}
         def decode(self, ids): return "".join(chr(i) for i in ids)
     tok = CharTok()
     texts = ["Return the sum of 12 and 30, please.", "def f(x):\n    return x + 1"]
-    store = build_store(tiny, tok, texts, tmp_path / "s", ["blocks.1.resid_post"], ctx_len=32, batch_size=2, progress=False)
+    store = build_store(tiny, tok, texts, tmp_path / "s", ["blocks.1.resid_post"], ctx_len=32, batch_size=2,
+                        progress=False)
     at = atlas_from_store(store, "blocks.1.resid_post", tokenizer=tok, width=50, height=50, clip=0)
     assert at.n_points == store.n_tokens == sum(len(t) for t in texts)
     assert int(at.agg.sum()) == store.n_tokens
@@ -89,4 +95,5 @@ def test_atlas_from_store(tmp_path):
     at2 = atlas_from_store(store, "blocks.1.resid_post", color="position", width=20, height=20)
     assert at2.agg.ndim == 2
     with pytest.raises(ValueError, match="needs the tokenizer"): atlas_from_store(store, "blocks.1.resid_post")
-    with pytest.raises(ValueError, match="color must be"): atlas_from_store(store, "blocks.1.resid_post", color="colour")
+    with pytest.raises(ValueError, match="color must be"):
+        atlas_from_store(store, "blocks.1.resid_post", color="colour")

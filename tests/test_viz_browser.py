@@ -1,4 +1,5 @@
-"Headless-Chromium checks that interp's HTML views work offline: hover and click change what is shown, no network request."
+"""Headless-Chromium checks that interp's HTML views work offline: hover and click change what is shown, no network
+request."""
 import os, shutil, tempfile
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np, pytest
@@ -6,8 +7,8 @@ from interp.viz.views import AttentionView, TokenView, CircuitView
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 @pytest.fixture(scope="module")
 def browser():
@@ -36,7 +37,8 @@ def open_view(browser, tmp_path):
     yield _open
     for page in pages:
         assert page.errors == [], f"JavaScript errors: {page.errors}"
-        assert all(u.startswith(("file:", "data:", "about:")) for u in page.requests), f"network requests: {page.requests}"
+        assert all(u.startswith(("file:", "data:", "about:")) for u in page.requests), \
+            f"network requests: {page.requests}"
         page.close()
 
 def bg(page, sel): return page.eval_on_selector(sel, "e => getComputedStyle(e).backgroundColor")
@@ -75,7 +77,8 @@ def test_attention_hover_and_click(open_view):
 
 def test_two_views_on_one_page_are_independent(open_view, tmp_path):
     a, b = attention_view(), attention_view()
-    page_html = "<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>" + a.to_html() + b.to_html() + "</body></html>"
+    page_html = ("<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>" + a.to_html() + b.to_html() +
+                 "</body></html>")
     class Both:
         def save(self, path): path.write_text(page_html); return path
     page = open_view(Both(), "both")
@@ -106,7 +109,8 @@ def test_circuit_hover_click_threshold(open_view):
     assert root.get_attribute("data-focus") == "L0H0"
     assert page.locator(".interp-edge.hl").count() == 2                 # embed->L0H0 and L0H0->L1H0
     assert "L0H0 · 2 edges" in page.inner_text(".interp-info")
-    assert page.eval_on_selector('.interp-edge[data-src="embed"][data-dst="L0H1"]', "e => getComputedStyle(e).opacity") == "0.08"
+    assert page.eval_on_selector('.interp-edge[data-src="embed"][data-dst="L0H1"]',
+                                 "e => getComputedStyle(e).opacity") == "0.08"
     page.mouse.move(1, 1)
     assert root.get_attribute("data-focus") == "" and page.locator(".interp-edge.hl").count() == 0
     page.click('.interp-node[data-node="L1H0"]')                         # pin

@@ -1,4 +1,5 @@
-"Static checks of interp.viz.views: self-contained HTML, escaping, unique ids, validation (the browser test checks behaviour)."
+"""Static checks of interp.viz.views: self-contained HTML, escaping, unique ids, validation (the browser test checks
+behaviour)."""
 import json, os, re
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np, pytest
@@ -42,11 +43,13 @@ def test_attention_shapes():
     assert AttentionView(list("ab"), np.eye(2)).pattern.shape == (1, 2, 2)
     with pytest.raises(ValueError, match="q == k"): AttentionView(list("ab"), np.zeros((2, 2, 3)))
     with pytest.raises(ValueError, match="NaN"): AttentionView(list("ab"), np.array([[np.nan, 0], [0, 1]]))
-    with pytest.raises(ValueError, match="1 head labels for 2 heads"): AttentionView(list("ab"), np.zeros((2, 2, 2)), head_labels=["x"])
+    with pytest.raises(ValueError, match="1 head labels for 2 heads"):
+        AttentionView(list("ab"), np.zeros((2, 2, 2)), head_labels=["x"])
 
 def test_attention_from_cache():
     torch = pytest.importorskip("torch")
-    cache = {"blocks.0.attn.pattern": torch.full((1, 2, 3, 3), 1 / 3), "blocks.1.attn.pattern": torch.full((1, 2, 3, 3), 1 / 3),
+    cache = {"blocks.0.attn.pattern": torch.full((1, 2, 3, 3), 1 / 3),
+             "blocks.1.attn.pattern": torch.full((1, 2, 3, 3), 1 / 3),
              "blocks.0.resid_post": torch.zeros(1, 3, 4)}
     v = AttentionView.from_cache(cache, ["x", "y", "z"])
     assert v.head_labels == ["L0H0", "L0H1", "L1H0", "L1H1"]
@@ -59,7 +62,8 @@ def test_token_view_validation():
     assert 'class="interp-feat-btn' not in TokenView(list("ab"), np.zeros(2)).to_html()
 
 def test_circuit_layout_and_validation():
-    cv = CircuitView(["embed", "L0H0", "MLP0", "L1H3", "logits"], [("embed", "L0H0"), ("L0H0", "MLP0", 2), ("MLP0", "L1H3", -1)])
+    cv = CircuitView(["embed", "L0H0", "MLP0", "L1H3", "logits"],
+                     [("embed", "L0H0"), ("L0H0", "MLP0", 2), ("MLP0", "L1H3", -1)])
     y = {k: p[1] for k, p in cv.layout().items()}
     assert y["embed"] > y["L0H0"] > y["MLP0"] > y["L1H3"] > y["logits"]
     with pytest.raises(ValueError, match="unique"): CircuitView(["L0H0", "L0H0"], [])
@@ -70,7 +74,7 @@ def test_circuit_layout_and_validation():
     assert v.edges == [("a", "b", 0.3)] and v.nodes[1]["label"] == "B"
 
 def test_token_result_view():
-    from interp.core.method import TokenResult
+    from interp.core.result import TokenResult
     r = TokenResult(np.array([[1.0, 2.0], [3.0, -4.0]]), method="m", meta={"tokens": ["x", "y"]})
     v = r.view(feature_labels=["a", "b"])
     assert isinstance(v, TokenView) and v.values.shape == (2, 2) and v.title == "m" and v.signed

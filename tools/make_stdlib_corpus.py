@@ -37,5 +37,6 @@ if __name__ == "__main__":
     with open(out, "w") as f:
         for i, d in enumerate(rows):
             f.write(json.dumps(dict(id=i, source=d["source"], text=d["text"],
-                                    licence="PSF-2.0", origin=f"CPython {platform.python_version()} stdlib docstring")) + "\n")
+                                    licence="PSF-2.0",
+                                    origin=f"CPython {platform.python_version()} stdlib docstring")) + "\n")
     print(f"{len(rows)} documents, {out.stat().st_size/1e3:.0f} kB -> {out}", file=sys.stderr)

@@ -17,7 +17,8 @@ def render(nb: dict) -> str:
         if c["cell_type"] != "code" or re.search(r"^\s*#\|\s*(hide|include:\s*false)", src, re.M): continue
         code = "\n".join(l for l in src.splitlines() if not l.lstrip().startswith("#|"))
         parts.append(f"```python\n{code}\n```")
-        outs = [("".join(o.get("data", {}).get("text/plain", "")) if o["output_type"] != "stream" else "".join(o["text"]))
+        outs = [("".join(o.get("data", {}).get("text/plain", "")) if o["output_type"] != "stream"
+                 else "".join(o["text"]))
                 for o in c.get("outputs", [])]
         outs = [o.strip() for o in outs if o.strip()]
         if outs: parts.append("```\n" + "\n".join(outs) + "\n```")

@@ -14,8 +14,9 @@ from .result import CurveResult, HeadResult, SpectrumResult, SweepResult, TokenR
 from .result import from_jsonable  # noqa: F401
 
 # %% auto #0
-__all__ = ['FAMILIES', 'FAMILY_SIGNATURES', 'CAPABILITIES', 'register_family', 'NotFittedError', 'InterpretationMethod',
-           'registry', 'get_method', 'registry_table', 'AttributionTask', 'check_contract']
+__all__ = ['FAMILIES', 'FAMILY_SIGNATURES', 'CAPABILITIES', 'TECHNIQUE_BANDS', 'register_family', 'NotFittedError',
+           'InterpretationMethod', 'load_techniques', 'registry', 'get_method', 'registry_table', 'AttributionTask',
+           'check_contract']
 
 # %% ../../nbs/core/09_method.ipynb #f4ec4bbe
 FAMILIES: dict[str, str] = {
@@ -121,6 +122,7 @@ def _register(cls) -> None:
     if old is not None and not same:
         raise TypeError(f"a technique named {key!r} is already registered ({old.__module__}.{old.__qualname__}); "
                         f"set a distinct `name` class attribute")
+    if same and cls.__module__ == "__main__" and old.__module__ != "__main__": return  # the library's class stays
     _REGISTRY[key] = cls
 
 # %% ../../nbs/core/09_method.ipynb #80f1b26f
@@ -142,8 +144,8 @@ class InterpretationMethod:
         if init is not None and not getattr(init, "_interp_init", False): cls.__init__ = _checked_init(init)
         if cls.__dict__.get("family", None) is None and cls.family is None: return  # abstract base
         verb = _check_declaration(cls)
-        if verb in cls.__dict__ and not getattr(cls.__dict__[verb], "_interp_verb", False):
-            setattr(cls, verb, _verb(cls.__dict__[verb]))
+        fn = getattr(cls, verb)  # defined here or inherited from an abstract base: wrapped either way
+        if not getattr(fn, "_interp_verb", False): setattr(cls, verb, _verb(fn))
         _register(cls)
 
     @classmethod
@@ -218,14 +220,28 @@ def _provenance_params(params: dict) -> dict:
         except (TypeError, ValueError): out[k] = repr(v)
     return out
 
-def registry(family: str | None = None) -> dict[str, type]:
-    "The registered techniques by name, optionally only those of `family`."
+TECHNIQUE_BANDS = ("interp.repr", "interp.methods", "interp.papers")  # where the built-in techniques live
+
+def load_techniques() -> list[str]:
+    "Import every module of the technique bands, so that each built-in technique registers itself; their names."
+    import importlib, pkgutil
+    names = []
+    for band in TECHNIQUE_BANDS:
+        pkg = importlib.import_module(band)
+        for info in pkgutil.iter_modules(pkg.__path__, band + "."):
+            importlib.import_module(info.name); names.append(info.name)
+    return names
+
+def registry(family: str | None = None, load: bool = True) -> dict[str, type]:
+    "The registered techniques by name (the built-in ones loaded first unless `load=False`), optionally of `family`."
     if family is not None and family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; known: {sorted(FAMILIES)}.{_closest(family, FAMILIES)}")
+    if load: load_techniques()
     return {k: v for k, v in sorted(_REGISTRY.items()) if family is None or v.family == family}
 
 def get_method(name: str) -> type:
     "The technique class registered as `name` (error lists the closest names)."
+    if name not in _REGISTRY: load_techniques()
     if name not in _REGISTRY:
         raise KeyError(f"no technique named {name!r} is registered.{_closest(name, _REGISTRY)} "
                        f"(import the module that defines it; `registry()` lists those loaded)")

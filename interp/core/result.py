@@ -243,7 +243,8 @@ class Result:
         text = Path(src).read_text() if is_path else src
         payload = json.loads(text)
         name = payload.pop("type", "Result")
-        rt = Result if name == "Result" else _RESULT_TYPES.get(name)
+        # the class asked for wins over the registry: a notebook re-defining an exported Result type loads into its own
+        rt = cls if name == cls.__name__ else Result if name == "Result" else _RESULT_TYPES.get(name)
         if rt is None:
             raise ValueError(f"unknown result type {name!r}: import the module that defines it before loading")
         if not issubclass(rt, cls): raise TypeError(f"the JSON holds a {name}, not a {cls.__name__}")

@@ -74,7 +74,8 @@ class Embed(nn.Module):
         if tokens.dtype not in (torch.int64, torch.int32) or tokens.ndim != 2:
             raise TypeError(f"tokens must be an integer tensor [batch, pos], got {tokens.dtype} {tuple(tokens.shape)}")
         if tokens.numel() and (tokens.min() < 0 or tokens.max() >= self.W_E.shape[0]):
-            raise ValueError(f"token ids must lie in [0, {self.W_E.shape[0]}) (d_vocab), got range [{int(tokens.min())}, {int(tokens.max())}]")
+            raise ValueError(f"token ids must lie in [0, {self.W_E.shape[0]}) (d_vocab), got range "
+                             f"[{int(tokens.min())}, {int(tokens.max())}]")
         return self.W_E[tokens]
 
 class PosEmbed(nn.Module):
@@ -102,7 +103,8 @@ def _norm(cfg: ToyConfig) -> nn.Module: return LayerNorm(cfg) if cfg.normalizati
 
 # %% ../../nbs/core/02_toys.ipynb #b9bd7fb5
 class Attention(nn.Module):
-    "Causal multi-head attention with per-head weights `W_Q/W_K/W_V` [h, d_model, d_head] and `W_O` [h, d_head, d_model]."
+    """Causal multi-head attention with per-head weights `W_Q/W_K/W_V` [h, d_model, d_head] and `W_O` [h, d_head,
+    d_model]."""
     def __init__(self, cfg: ToyConfig):
         super().__init__()
         h, d, e = cfg.n_heads, cfg.d_model, cfg.d_head
@@ -181,7 +183,8 @@ def _initialise(model: nn.Module, generator: torch.Generator, stds: dict) -> nn.
 
 # %% ../../nbs/core/02_toys.ipynb #4f330843
 class ToyTransformer(nn.Module):
-    "A small decoder-only transformer with TransformerLens-style names: `model(tokens [b, p]) -> logits [b, p, d_vocab_out]`."
+    """A small decoder-only transformer with TransformerLens-style names: `model(tokens [b, p]) -> logits [b, p,
+    d_vocab_out]`."""
     def __init__(self, cfg: ToyConfig):
         super().__init__()
         self.cfg = cfg
@@ -234,10 +237,13 @@ class ModularAddition:
     def check(self, model):
         cfg = model.cfg
         if cfg.d_vocab < self.p + 1 or cfg.d_vocab_out != self.p or cfg.n_ctx < 3:
-            raise ValueError(f"ModularAddition(p={self.p}) needs d_vocab >= {self.p + 1}, d_vocab_out == {self.p}, n_ctx >= 3; the model has "
-                             f"d_vocab={cfg.d_vocab}, d_vocab_out={cfg.d_vocab_out}, n_ctx={cfg.n_ctx}: build it with modular_addition_config({self.p}).")
+            raise ValueError(f"ModularAddition(p={self.p}) needs d_vocab >= {self.p + 1}, d_vocab_out == {self.p}, "
+                             "n_ctx >= 3; the model has "
+                             f"d_vocab={cfg.d_vocab}, d_vocab_out={cfg.d_vocab_out}, n_ctx={cfg.n_ctx}: build it with "
+                             f"modular_addition_config({self.p}).")
     def batch(self, step: int, generator: torch.Generator): return self.train_x, self.train_y
-    def loss(self, logits, y): return F.cross_entropy(logits[:, -1].double(), y)  # float64: the loss gets tiny after grokking
+    # float64: the loss gets tiny after grokking
+    def loss(self, logits, y): return F.cross_entropy(logits[:, -1].double(), y)
     @torch.no_grad()
     def evaluate(self, model) -> dict:
         out = {}
@@ -257,7 +263,8 @@ def induction_config(d_vocab: int = 64, half_len: int = 16, seed: int = 0) -> To
 
 def induction_data(n: int, half_len: int = 16, d_vocab: int = 64, generator: torch.Generator | None = None,
                    min_len: int | None = None, bos: int = 0):
-    "`n` sequences `[bos, r_1..r_L, r_1..r_L, filler]` (length `2*half_len+1`, `L` in `[min_len, half_len]`) and the mask of repeat targets."
+    """`n` sequences `[bos, r_1..r_L, r_1..r_L, filler]` (length `2*half_len+1`, `L` in `[min_len, half_len]`) and
+    the mask of repeat targets."""
     if d_vocab < 3: raise ValueError(f"d_vocab must be at least 3 (BOS plus two tokens), got {d_vocab}")
     min_len = half_len // 2 if min_len is None else min_len
     if not 2 <= min_len <= half_len:
@@ -275,14 +282,18 @@ def induction_data(n: int, half_len: int = 16, d_vocab: int = 64, generator: tor
 # %% ../../nbs/core/02_toys.ipynb #49c517ad
 class Induction:
     "Task: next-token prediction on repeated random sequences; evaluation separates repeated from random targets."
-    def __init__(self, d_vocab: int = 64, half_len: int = 16, batch_size: int = 64, n_eval: int = 256, min_len: int | None = None, seed: int = 0):
+    def __init__(self, d_vocab: int = 64, half_len: int = 16, batch_size: int = 64, n_eval: int = 256,
+                 min_len: int | None = None, seed: int = 0):
         self.d_vocab, self.half_len, self.batch_size, self.min_len = d_vocab, half_len, batch_size, min_len
-        self.eval_tokens, self.eval_mask = induction_data(n_eval, half_len, d_vocab, torch.Generator().manual_seed(10_000 + seed), min_len)
+        self.eval_tokens, self.eval_mask = induction_data(n_eval, half_len, d_vocab,
+                                                          torch.Generator().manual_seed(10_000 + seed), min_len)
     def check(self, model):
         cfg = model.cfg
         if cfg.d_vocab < self.d_vocab or cfg.d_vocab_out < self.d_vocab or cfg.n_ctx < 2 * self.half_len:
-            raise ValueError(f"Induction(d_vocab={self.d_vocab}, half_len={self.half_len}) needs d_vocab >= {self.d_vocab} and n_ctx >= {2 * self.half_len}; "
-                             f"the model has d_vocab={cfg.d_vocab}, n_ctx={cfg.n_ctx}: build it with induction_config({self.d_vocab}, {self.half_len}).")
+            raise ValueError(f"Induction(d_vocab={self.d_vocab}, half_len={self.half_len}) needs d_vocab >= "
+                             f"{self.d_vocab} and n_ctx >= {2 * self.half_len}; "
+                             f"the model has d_vocab={cfg.d_vocab}, n_ctx={cfg.n_ctx}: build it with "
+                             f"induction_config({self.d_vocab}, {self.half_len}).")
     def batch(self, step: int, generator: torch.Generator):
         t, _ = induction_data(self.batch_size, self.half_len, self.d_vocab, generator, self.min_len)
         return t[:, :-1], t[:, 1:]
@@ -293,7 +304,8 @@ class Induction:
         x, y, m = self.eval_tokens[:, :-1].to(dev), self.eval_tokens[:, 1:].to(dev), self.eval_mask.to(dev)
         logits = model(x)
         per_tok = F.cross_entropy(logits.transpose(1, 2), y, reduction="none")
-        return {"loss": per_tok.mean().item(), "random_loss": per_tok[~m].mean().item(), "induction_loss": per_tok[m].mean().item(),
+        return {"loss": per_tok.mean().item(), "random_loss": per_tok[~m].mean().item(),
+                "induction_loss": per_tok[m].mean().item(),
                 "induction_acc": (logits.argmax(-1) == y)[m].float().mean().item()}
 
 # %% ../../nbs/core/02_toys.ipynb #bf50ac71
@@ -325,8 +337,10 @@ class TrainHistory:
 # %% ../../nbs/core/02_toys.ipynb #34960c38
 def train(model: ToyTransformer, task, n_steps: int, lr: float = 1e-3, weight_decay: float = 1.0, betas=(0.9, 0.98),
           warmup_steps: int = 10, seed: int = 0, eval_every: int = 100, callbacks=(), checkpoint_dir=None,
-          checkpoint_every: int | None = None, resume_from=None, progress: bool = True, num_threads: int | None = 1) -> TrainHistory:
-    "Train `model` on `task` with AdamW; evaluate every `eval_every` steps, calling `callbacks(TrainEvent)`; checkpoint to safetensors."
+          checkpoint_every: int | None = None, resume_from=None, progress: bool = True,
+          num_threads: int | None = 1) -> TrainHistory:
+    """Train `model` on `task` with AdamW; evaluate every `eval_every` steps, calling `callbacks(TrainEvent)`;
+    checkpoint to safetensors."""
     from tqdm.auto import tqdm
     if not isinstance(n_steps, int) or n_steps < 1: raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
     if eval_every < 1: raise ValueError(f"eval_every must be >= 1, got {eval_every}")
@@ -335,9 +349,10 @@ def train(model: ToyTransformer, task, n_steps: int, lr: float = 1e-3, weight_de
     if not all(callable(c) for c in callbacks): raise TypeError("callbacks must be callables taking one TrainEvent")
     task.check(model)
     device = next(model.parameters()).device
-    params = dict(n_steps=n_steps, lr=lr, weight_decay=weight_decay, betas=list(betas), warmup_steps=warmup_steps, seed=seed,
-                  eval_every=eval_every, task=type(task).__name__, model_cfg=model.cfg.to_dict())
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay, betas=tuple(betas))
+    params = dict(n_steps=n_steps, lr=lr, weight_decay=weight_decay, betas=list(betas), warmup_steps=warmup_steps,
+                  seed=seed, eval_every=eval_every, task=type(task).__name__, model_cfg=model.cfg.to_dict())
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay,
+                            betas=tuple(betas))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, warmup_steps)))
     gen, start = torch.Generator().manual_seed(seed), 0
     if resume_from is not None:
@@ -359,7 +374,8 @@ def train(model: ToyTransformer, task, n_steps: int, lr: float = 1e-3, weight_de
             x, y = (t.to(device) for t in task.batch(i, gen))
             loss = task.loss(model(x), y)
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"training loss became {loss.item()} at step {i + 1}: lower lr (now {lr}) or check the data")
+                raise FloatingPointError(f"training loss became {loss.item()} at step {i + 1}: lower lr (now {lr}) or "
+                                         "check the data")
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
             step = i + 1
             if step % eval_every == 0 or step == n_steps:
@@ -376,14 +392,15 @@ def train(model: ToyTransformer, task, n_steps: int, lr: float = 1e-3, weight_de
     return history
 
 # %% ../../nbs/core/02_toys.ipynb #dcd39311
-def save_checkpoint(path, model: ToyTransformer, optimizer=None, generator: torch.Generator | None = None, step: int = 0,
-                    metrics: dict | None = None, params: dict | None = None) -> Path:
+def save_checkpoint(path, model: ToyTransformer, optimizer=None, generator: torch.Generator | None = None,
+                    step: int = 0, metrics: dict | None = None, params: dict | None = None) -> Path:
     "Write model (+ optimizer, generator) state and JSON metadata to one safetensors file, atomically."
     from safetensors.torch import save_file
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     meta = {"format": "interp.core.toys/1", "config": json.dumps(model.cfg.to_dict()), "step": str(step),
-            "metrics": json.dumps(metrics or {}), "params": json.dumps(params or {}), "interp_version": library_version()}
+            "metrics": json.dumps(metrics or {}), "params": json.dumps(params or {}),
+            "interp_version": library_version()}
     if optimizer is not None:
         sd = optimizer.state_dict()
         for idx, st in sd["state"].items():
@@ -398,13 +415,16 @@ def save_checkpoint(path, model: ToyTransformer, optimizer=None, generator: torc
     return path
 
 # %% ../../nbs/core/02_toys.ipynb #d7060be1
-def load_checkpoint(path, model: ToyTransformer | None = None, optimizer=None, generator: torch.Generator | None = None) -> dict:
-    "Read a checkpoint into `model` (built from the stored config when `None`), optimizer and generator: a dict with `model`, `step`, `metrics`, `params`."
+def load_checkpoint(path, model: ToyTransformer | None = None, optimizer=None,
+                    generator: torch.Generator | None = None) -> dict:
+    """Read a checkpoint into `model` (built from the stored config when `None`), optimizer and generator: a dict
+    with `model`, `step`, `metrics`, `params`."""
     from safetensors import safe_open
     from safetensors.torch import load_file
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"No checkpoint at {path}: pass a .safetensors file written by save_checkpoint or train(checkpoint_dir=...)")
+        raise FileNotFoundError(f"No checkpoint at {path}: pass a .safetensors file written by save_checkpoint or "
+                                "train(checkpoint_dir=...)")
     with safe_open(str(path), "pt") as f: meta = f.metadata() or {}
     if meta.get("format") != "interp.core.toys/1":
         raise ValueError(f"{path} is not an interp.core.toys checkpoint (metadata format={meta.get('format')!r})")
@@ -412,7 +432,8 @@ def load_checkpoint(path, model: ToyTransformer | None = None, optimizer=None, g
     if model is None: model = ToyTransformer(cfg)
     elif model.cfg.to_dict() != cfg.to_dict():
         diff = {k: (v, cfg.to_dict()[k]) for k, v in model.cfg.to_dict().items() if cfg.to_dict()[k] != v}
-        raise ValueError(f"checkpoint {path.name} was written for another config (model vs checkpoint: {diff}); call load_checkpoint(path) to build a matching model")
+        raise ValueError(f"checkpoint {path.name} was written for another config (model vs checkpoint: {diff}); call "
+                         "load_checkpoint(path) to build a matching model")
     tensors = load_file(str(path))
     model.load_state_dict({k: v for k, v in tensors.items() if not k.startswith(("optim.", "generator."))})
     if optimizer is not None:
@@ -424,4 +445,5 @@ def load_checkpoint(path, model: ToyTransformer | None = None, optimizer=None, g
                 _, idx, key = k.split(".", 2); state.setdefault(int(idx), {})[key] = v
         optimizer.load_state_dict({"state": state, "param_groups": json.loads(meta["optim_param_groups"])})
     if generator is not None and "generator.state" in tensors: generator.set_state(tensors["generator.state"])
-    return {"model": model.eval(), "step": int(meta["step"]), "metrics": json.loads(meta["metrics"]), "params": json.loads(meta["params"])}
+    return {"model": model.eval(), "step": int(meta["step"]), "metrics": json.loads(meta["metrics"]),
+            "params": json.loads(meta["params"])}

@@ -16,7 +16,8 @@ __all__ = ['topk_dask', 'column_stats_dask', 'autotune']
 def _dask_blocks(x):
     "Row blocks of a 2-D Dask array (columns in one chunk) with their starting row offsets."
     if getattr(x, "ndim", None) != 2:
-        raise ValueError(f"expected a 2-D Dask array (rows × columns), got {type(x).__name__} with ndim {getattr(x, 'ndim', None)}")
+        raise ValueError(f"expected a 2-D Dask array (rows × columns), got {type(x).__name__} with ndim "
+                         f"{getattr(x, 'ndim', None)}")
     if len(x.chunks[1]) > 1: x = x.rechunk({1: -1})
     offsets = np.concatenate([[0], np.cumsum(x.chunks[0])[:-1]]).astype(int)
     return list(x.to_delayed()[:, 0]), [int(o) for o in offsets]
@@ -24,7 +25,10 @@ def _dask_blocks(x):
 def _tree(parts, merge):
     import dask
     while len(parts) > 1:
-        parts = [dask.delayed(merge)(a, b) if b is not None else a for a, b in zip(parts[::2], parts[1::2] + [None] * (len(parts) % 2))]
+        parts = [
+            dask.delayed(merge)(a, b) if b is not None else a
+            for a, b in zip(parts[::2], parts[1::2] + [None] * (len(parts) % 2))
+        ]
     return parts[0]
 
 def _topk_block(block, k: int, offset: int) -> TopK:

@@ -14,11 +14,13 @@ import numpy as np
 # %% auto #0
 __all__ = ['set_backend', 'backend', 'last_backend', 'backend_info', 'as_block', 'TopK', 'TopKAccumulator', 'topk_per_column',
            'merge_topk', 'relabel_rows', 'RunningStats', 'column_stats', 'ColumnHistogram', 'HistogramAccumulator',
-           'histogram_per_column']
+           'histogram_per_column', 'average_ranks', 'roc_curve']
 
 # %% ../../nbs/kernels/30_stats.ipynb #09dde05e
 # compiled kernels + manifest; INTERP_KERNELS_DIR points at another build (e.g. to test a modified kernel)
-_KDIR = Path(os.environ.get("INTERP_KERNELS_DIR") or Path(importlib.util.find_spec("interp").origin).parent / "_kernels")
+_KDIR = Path(
+    os.environ.get("INTERP_KERNELS_DIR") or Path(importlib.util.find_spec("interp").origin).parent / "_kernels"
+)
 _DTYPES = {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}
 _DEFAULT_TUNING = {"topk": {"tile_rows": 1024, "tile_cols": 1 << 20}, "stats": {"tile_rows": 16}, "threads": 0}
 _state = {"choice": os.environ.get("INTERP_KERNELS", "auto").strip().lower() or "auto", "lib": None,
@@ -89,7 +91,8 @@ def backend() -> str:
         raise RuntimeError(f"INTERP_KERNELS=mojo but the Mojo kernels are unavailable ({_state['error']})")
     if not _state["warned"]:
         _state["warned"] = True
-        warnings.warn(f"interp.kernels.stats: Mojo kernels unavailable ({_state['error']}); using the torch fallback", stacklevel=3)
+        warnings.warn(f"interp.kernels.stats: Mojo kernels unavailable ({_state['error']}); using the torch fallback",
+                      stacklevel=3)
     return "torch"
 
 # %% ../../nbs/kernels/30_stats.ipynb #e5950ba5
@@ -123,22 +126,30 @@ def as_block(x,  # 2-D activations (rows × columns): NumPy array or CPU torch t
             raise ValueError(f"{name} is on {x.device}: the kernels read CPU memory; pass {name}.cpu()")
         x = x.detach()
         if x.dim() != 2:
-            raise ValueError(f"{name} must be 2-D (rows × columns), got shape {tuple(x.shape)}: reshape with {name}.reshape(-1, {name}.shape[-1])")
+            raise ValueError(f"{name} must be 2-D (rows × columns), got shape {tuple(x.shape)}: reshape with "
+                             f"{name}.reshape(-1, {name}.shape[-1])")
         dt = str(x.dtype).replace("torch.", "")
         if dt not in _DTYPES:
-            raise TypeError(f"{name} has dtype {dt}; the kernels take float32, float16 or bfloat16: pass {name}.float()")
+            raise TypeError(
+                f"{name} has dtype {dt}; the kernels take float32, float16 or bfloat16: pass {name}.float()"
+            )
         if x.shape[1] > 1 and x.stride(1) != 1 or x.shape[0] > 1 and x.stride(0) < 0: x = x.contiguous()
         keep = x
         return x, dt, x.shape[0], x.shape[1], max(x.stride(0), x.shape[1]), x.data_ptr(), keep
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array or a torch tensor, got {type(x).__name__}")
     if x.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (rows × columns), got shape {x.shape}: reshape with {name}.reshape(-1, {name}.shape[-1])")
+        raise ValueError(f"{name} must be 2-D (rows × columns), got shape {x.shape}: reshape with {name}.reshape(-1, "
+                         f"{name}.shape[-1])")
     dt = x.dtype.name
     if dt not in ("float32", "float16"):
         raise TypeError(f"{name} has dtype {dt}; the kernels take float32 or float16: pass {name}.astype(np.float32)")
     isz = x.itemsize
-    if (x.shape[1] > 1 and x.strides[1] != isz) or x.strides[0] % isz or (x.shape[0] > 1 and x.strides[0] < x.shape[1] * isz):
+    if (
+        (x.shape[1] > 1 and x.strides[1] != isz)
+        or x.strides[0] % isz
+        or (x.shape[0] > 1 and x.strides[0] < x.shape[1] * isz)
+    ):
         x = np.ascontiguousarray(x)
     if not x.dtype.isnative: x = x.astype(x.dtype.newbyteorder("="))
     return x, dt, x.shape[0], x.shape[1], max(x.strides[0] // isz, x.shape[1]), x.ctypes.data, x
@@ -160,7 +171,8 @@ def _run_columns(fn, n_cols: int, n_rows: int):
 
 def _check(rc: int, what: str):
     if rc != 0:
-        raise RuntimeError(f"Mojo kernel {what} rejected its arguments (code {rc}); this is a bug in interp.kernels.stats")
+        raise RuntimeError(f"Mojo kernel {what} rejected its arguments (code {rc}); this is a bug in "
+                           "interp.kernels.stats")
 
 # %% ../../nbs/kernels/30_stats.ipynb #d59ac2f9
 class TopK(NamedTuple):
@@ -350,7 +362,8 @@ class RunningStats:
         if len(other.count) != len(self.count):
             raise ValueError(f"cannot merge statistics over {len(self.count)} and {len(other.count)} columns")
         n, mean, m2 = _chan(self.count, self.mean, self.m2, other.count, other.mean, other.m2)
-        return RunningStats(n.astype(np.int64), mean, m2, np.minimum(self.min, other.min), np.maximum(self.max, other.max))
+        lo, hi = np.minimum(self.min, other.min), np.maximum(self.max, other.max)
+        return RunningStats(n.astype(np.int64), mean, m2, lo, hi)
     __add__ = merge
 
     def variance(self, ddof: int = 0  # 0: population variance, 1: sample variance
@@ -450,3 +463,27 @@ def histogram_per_column(x,  # activations (rows × columns)
         if lo == hi: lo, hi = lo - 0.5, hi + 0.5
         range = (lo, hi)
     return HistogramAccumulator(bins, range).update(x).result()
+
+# %% ../../nbs/kernels/30_stats.ipynb #5d212946
+def average_ranks(x) -> np.ndarray:
+    "Ranks of `x` from 1, ties sharing their average rank (as in the Mann-Whitney U statistic)."
+    x = np.asarray(x)
+    order = np.argsort(x, kind="mergesort"); ranks = np.empty(len(x)); xs = x[order]
+    i = 0
+    while i < len(x):
+        j = i
+        while j + 1 < len(x) and xs[j + 1] == xs[i]: j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2 + 1; i = j + 1
+    return ranks
+
+def roc_curve(scores, labels):
+    "ROC of `scores` (higher = more likely positive) against boolean `labels`: (fpr, tpr, auc), ties counted half."
+    s, y = np.asarray(scores, dtype=float), np.asarray(labels, dtype=bool)
+    if s.shape != y.shape: raise ValueError(f"scores {s.shape} and labels {y.shape} must have the same shape")
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0: raise ValueError(f"ROC needs positive and negative examples; got {n_pos} and {n_neg}")
+    auc = (average_ranks(s)[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    order = np.argsort(-s, kind="mergesort"); hit = y[order]   # thresholds at each distinct score, highest first
+    last = np.r_[np.diff(s[order]) != 0, True]                 # the last example at each threshold
+    tpr = np.r_[0.0, np.cumsum(hit)[last] / n_pos]; fpr = np.r_[0.0, np.cumsum(~hit)[last] / n_neg]
+    return fpr, tpr, float(auc)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from ..core.runtime import lazy_import
 from dataclasses import replace
-from ..core.method import InterpretationMethod, Result, TokenResult, AttributionTask
+from ..core.method import InterpretationMethod, AttributionTask
+from ..core.result import Result, TokenResult
 
 # %% auto #0
 __all__ = ['Output', 'AttributionResult', 'CaptumAttribution', 'IntegratedGradients', 'LayerIntegratedGradients',

@@ -6,7 +6,6 @@
 from __future__ import annotations
 import html, time
 from dataclasses import dataclass, field
-from pathlib import Path
 import numpy as np
 
 # %% auto #0
@@ -27,7 +26,8 @@ class Excerpt:
         self.tokens = [str(t) for t in self.tokens]
         self.acts = np.asarray(self.acts, dtype=np.float32).reshape(-1)
         if len(self.acts) != len(self.tokens):
-            raise ValueError(f"an excerpt needs one activation per token: {len(self.tokens)} tokens, {len(self.acts)} activations")
+            raise ValueError(f"an excerpt needs one activation per token: {len(self.tokens)} tokens, {len(self.acts)} "
+                             "activations")
         if self.prefix_ids is not None and len(self.prefix_ids) < len(self.tokens):
             raise ValueError(f"prefix_ids ({len(self.prefix_ids)}) must cover the window ({len(self.tokens)} tokens)")
 
@@ -36,7 +36,8 @@ class Excerpt:
     def __len__(self): return len(self.tokens)
     def __repr__(self):
         i = int(self.acts.argmax()) if len(self) else 0
-        return f"Excerpt({self.kind}, {len(self)} tokens, max {self.max:.3g} at {self.tokens[i]!r} in {''.join(self.tokens)[:40]!r}…)"
+        return (f"Excerpt({self.kind}, {len(self)} tokens, max {self.max:.3g} at {self.tokens[i]!r} "
+                f"in {''.join(self.tokens)[:40]!r}…)")
 
 # %% ../../nbs/methods/68_catalogue.ipynb #a791ebd8
 def _rgba(v: float, vmax: float) -> str:
@@ -46,18 +47,22 @@ def _rgba(v: float, vmax: float) -> str:
 def _tok_html(t: str) -> str: return html.escape(t.replace("\n", "↵").replace("\t", "⇥"), quote=True)
 
 def excerpt_html(ex: Excerpt, vmax: float | None = None) -> str:
-    "One excerpt as inline HTML: each token's background is its activation (blue, relative to `vmax`); hover shows the value."
+    """One excerpt as inline HTML: each token's background is its activation (blue, relative to `vmax`); hover shows
+    the value."""
     vmax = float(ex.acts.max()) if vmax is None else float(vmax)
-    spans = "".join(f'<span style="background:{_rgba(float(a), vmax)};white-space:pre;border-radius:2px" title="{a:.3g}">{_tok_html(t)}</span>'
+    spans = "".join(f'<span style="background:{_rgba(float(a), vmax)};white-space:pre;border-radius:2px" '
+                    f'title="{a:.3g}">{_tok_html(t)}</span>'
                     for t, a in zip(ex.tokens, ex.acts))
-    return f'<div style="font-family:ui-monospace,Menlo,monospace;font-size:12px;line-height:1.7;margin:2px 0">{spans}</div>'
+    return ('<div style="font-family:ui-monospace,Menlo,monospace;font-size:12px;line-height:1.7;margin:2px 0">'
+            f'{spans}</div>')
 
 def _hist_svg(counts, edges, width=360, height=90) -> str:
     "A log-count histogram as inline SVG (no plotting library, renders in the static docs)."
     c = np.log10(np.asarray(counts, float) + 1); top = c.max() or 1.0
     w = width / len(c)
     bars = "".join(f'<rect x="{i * w:.1f}" y="{height - h / top * (height - 14):.1f}" width="{max(w - 1, 1):.1f}" '
-                   f'height="{h / top * (height - 14):.1f}" fill="#0072B2"><title>[{edges[i]:.3g}, {edges[i+1]:.3g}): {int(n)}</title></rect>'
+                   f'height="{h / top * (height - 14):.1f}" fill="#0072B2"><title>[{edges[i]:.3g}, {edges[i+1]:.3g}): '
+                   f'{int(n)}</title></rect>'
                    for i, (h, n) in enumerate(zip(c, counts)))
     return (f'<svg width="{width}" height="{height + 14}" role="img" aria-label="activation histogram">{bars}'
             f'<text x="0" y="{height + 12}" font-size="10">{edges[0]:.2g}</text>'
@@ -81,11 +86,13 @@ class NeuronRecord:
     def name(self) -> str: return f"{self.site}[{self.neuron}]"
 
     def split(self) -> tuple[list, list]:
-        "(excerpts to explain from, held-out excerpts to score on): top excerpts alternate between the two; random ones go to scoring."
+        """(excerpts to explain from, held-out excerpts to score on): top excerpts alternate between the two; random
+        ones go to scoring."""
         return self.top[0::2], self.top[1::2] + self.random
 
     def to_html(self, n_top: int | None = None, n_random: int | None = None) -> str:
-        "The neuron page: statistics, highlighted top and random excerpts, histogram and logit effects (self-contained HTML)."
+        """The neuron page: statistics, highlighted top and random excerpts, histogram and logit effects
+        (self-contained HTML)."""
         vmax = max([e.max for e in self.top] + [1e-9])
         s = self.stats
         head = f'<h4 style="margin:4px 0">{html.escape(self.name)}</h4>'
@@ -93,24 +100,37 @@ class NeuronRecord:
             f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in s.items()) + "</div>")
         parts = [head, '<div style="font-size:12px;font-weight:600;margin-top:6px">top-activating excerpts</div>']
         parts += [excerpt_html(e, vmax) for e in self.top[:n_top]]
-        parts.append('<div style="font-size:12px;font-weight:600;margin-top:6px">random excerpts (same colour scale)</div>')
+        parts.append('<div style="font-size:12px;font-weight:600;margin-top:6px">random excerpts (same colour '
+                     'scale)</div>')
         parts += [excerpt_html(e, vmax) for e in self.random[:n_random]]
         side = []
-        if self.hist is not None: side.append('<div style="font-size:12px;font-weight:600">activation histogram</div>' + _hist_svg(*self.hist))
+        if self.hist is not None:
+            side.append('<div style="font-size:12px;font-weight:600">activation histogram</div>' +
+                        _hist_svg(*self.hist))
         if self.logit_effects:
-            rows = lambda key: "".join(f"<tr><td style='font-family:monospace'>{_tok_html(repr(t))}</td><td>{v:+.2f}</td></tr>" for t, v in self.logit_effects[key])
-            side.append('<div style="font-size:12px;font-weight:600">logit effects (output direction · unembedding)</div>'
-                        f'<table style="font-size:11px;display:inline-table;margin-right:12px"><tr><th>promoted</th><th></th></tr>{rows("top")}</table>'
-                        f'<table style="font-size:11px;display:inline-table"><tr><th>suppressed</th><th></th></tr>{rows("bottom")}</table>')
-        if side: parts.append('<div style="display:flex;gap:24px;flex-wrap:wrap;margin-top:8px">' + "".join(f"<div>{x}</div>" for x in side) + "</div>")
-        return '<div class="interp-neuron" style="border:1px solid #ddd;border-radius:6px;padding:8px;margin:6px 0">' + "".join(parts) + "</div>"
+            rows = lambda key: "".join(f"<tr><td style='font-family:monospace'>{_tok_html(repr(t))}</td>"
+                                       f"<td>{v:+.2f}</td></tr>" for t, v in self.logit_effects[key])
+            side.append('<div style="font-size:12px;font-weight:600">'
+                        'logit effects (output direction · unembedding)</div>'
+                        '<table style="font-size:11px;display:inline-table;margin-right:12px">'
+                        f'<tr><th>promoted</th><th></th></tr>{rows("top")}</table>'
+                        '<table style="font-size:11px;display:inline-table">'
+                        f'<tr><th>suppressed</th><th></th></tr>{rows("bottom")}</table>')
+        if side: parts.append('<div style="display:flex;gap:24px;flex-wrap:wrap;margin-top:8px">' +
+                              "".join(f"<div>{x}</div>" for x in side) + "</div>")
+        return ('<div class="interp-neuron" style="border:1px solid #ddd;border-radius:6px;padding:8px;margin:6px 0">' +
+                "".join(parts) + "</div>")
 
     def _repr_html_(self): return self.to_html()
-    def __repr__(self): return f"NeuronRecord({self.name}, {len(self.top)} top + {len(self.random)} random excerpts, max {self.stats.get('max', float('nan')):.3g})"
+
+    def __repr__(self):
+        return (f"NeuronRecord({self.name}, {len(self.top)} top + {len(self.random)} random excerpts, "
+                f"max {self.stats.get('max', float('nan')):.3g})")
 
 # %% ../../nbs/methods/68_catalogue.ipynb #8eecd865
 def _windows_top(values, seq_of, pos_of, seq_start, seq_len, n, window, after):
-    "Token rows of the `n` largest activations, at most one per sequence, as (row, window start, window end) rows of the flat table."
+    """Token rows of the `n` largest activations, at most one per sequence, as (row, window start, window end) rows
+    of the flat table."""
     order = np.argsort(-values, kind="stable")
     out, seen = [], set()
     for r in order:
@@ -133,15 +153,19 @@ def _windows_random(seq_len, n, window, rng):
     return out
 
 # %% ../../nbs/methods/68_catalogue.ipynb #33c38091
-def records_from_table(values, token_ids, seq_of, pos_of, decode, site: str, neuron: int, n_top: int = 10, n_random: int = 10,
+def records_from_table(values, token_ids, seq_of, pos_of, decode, site: str, neuron: int, n_top: int = 10,
+                       n_random: int = 10,
                        window: int = 16,  # tokens per excerpt
-                       after: int = 4,    # tokens kept after the maximum (the rest come before it: the model reads left to right)
+                       # tokens kept after the maximum (the rest come before it: the model reads left to right)
+                       after: int = 4,
                        seed: int = 0, bins: int = 40, top_rows=None, model_id=None) -> NeuronRecord:
-    "A `NeuronRecord` from one neuron's activation on every token of a flat corpus table (token id, sequence, position per row)."
+    """A `NeuronRecord` from one neuron's activation on every token of a flat corpus table (token id, sequence,
+    position per row)."""
     values = np.asarray(values, dtype=np.float32)
     seq_of, pos_of, token_ids = np.asarray(seq_of), np.asarray(pos_of), np.asarray(token_ids)
     if not (len(values) == len(token_ids) == len(seq_of) == len(pos_of)):
-        raise ValueError(f"values, token_ids, seq_of and pos_of must have one entry per token; got {len(values)}, {len(token_ids)}, {len(seq_of)}, {len(pos_of)}")
+        raise ValueError(f"values, token_ids, seq_of and pos_of must have one entry per token; got {len(values)}, "
+                         f"{len(token_ids)}, {len(seq_of)}, {len(pos_of)}")
     n_seq = int(seq_of.max()) + 1
     seq_len = np.bincount(seq_of, minlength=n_seq); seq_start = np.concatenate([[0], np.cumsum(seq_len)[:-1]])
     if not (np.diff(seq_of) >= 0).all():
@@ -155,8 +179,8 @@ def records_from_table(values, token_ids, seq_of, pos_of, decode, site: str, neu
     top = [ex(*w, "top") for w in _windows_top(vals, seq_of, pos_of, seq_start, seq_len, n_top, window, after)]
     rnd = [ex(*w, "random") for w in _windows_random(seq_len, n_random, window, rng)]
     v64 = values.astype(np.float64)
-    stats = dict(count=int(len(v64)), mean=float(v64.mean()), std=float(v64.std()), min=float(v64.min()), max=float(v64.max()),
-                 frac_positive=float((v64 > 0).mean()))
+    stats = dict(count=int(len(v64)), mean=float(v64.mean()), std=float(v64.std()), min=float(v64.min()),
+                 max=float(v64.max()), frac_positive=float((v64 > 0).mean()))
     from interp.kernels import stats as kernels
     lo, hi = stats["min"], stats["max"]
     h = kernels.histogram_per_column(values[:, None], bins=bins, range=(lo, hi) if hi > lo else (lo - 0.5, hi + 0.5))
@@ -164,10 +188,11 @@ def records_from_table(values, token_ids, seq_of, pos_of, decode, site: str, neu
 
 # %% ../../nbs/methods/68_catalogue.ipynb #a55c8907
 def logit_effects(model, tokenizer, layer: int, neuron: int, k: int = 8) -> dict:
-    "Tokens whose logits the neuron's output direction raises / lowers most, read through the final norm's weight and the unembedding."
+    """Tokens whose logits the neuron's output direction raises / lowers most, read through the final norm's weight
+    and the unembedding."""
     import torch
     from interp.core.weights import W_out, W_U
-    from interp.repr.dla import final_norm
+    from interp.core.weights import final_norm
     with torch.no_grad():
         w = W_out(model, layer)[neuron].float() * final_norm(model).weight.float()
         logits = w @ W_U(model).float()   # float32: a float64 copy of the unembedding would cost more than the product
@@ -178,12 +203,14 @@ def logit_effects(model, tokenizer, layer: int, neuron: int, k: int = 8) -> dict
 
 # %% ../../nbs/methods/68_catalogue.ipynb #f10ff07e
 class FeatureCatalogue:
-    "Per-neuron statistics and top-k token rows of MLP sites over a corpus, backed by an `ActivationStore` for the excerpts."
+    """Per-neuron statistics and top-k token rows of MLP sites over a corpus, backed by an `ActivationStore` for the
+    excerpts."""
     def __init__(self, store, topk: dict, stats: dict, tokenizer, model=None, timing: dict | None = None):
         self.store, self.topk, self.stats, self.tokenizer, self.model = store, topk, stats, tokenizer, model
         self.timing = timing or {}
         meta = store.tokens()
-        self.token_ids, self.seq_of, self.pos_of = meta["token_id"].to_numpy(), meta["seq_id"].to_numpy(), meta["position"].to_numpy()
+        self.token_ids, self.seq_of, self.pos_of = (meta["token_id"].to_numpy(), meta["seq_id"].to_numpy(),
+                                                    meta["position"].to_numpy())
         self._vocab, self._cols = {}, {}
 
     @property
@@ -210,14 +237,17 @@ class FeatureCatalogue:
         "One row per neuron: mean, std, min, max (from the streaming statistics)."
         import pandas as pd
         s = self.stats[site]
-        return pd.DataFrame({k: np.asarray(s[k], dtype=float) for k in ("mean", "std", "min", "max")}).rename_axis("neuron")
+        return pd.DataFrame({k: np.asarray(s[k], dtype=float)
+                             for k in ("mean", "std", "min", "max")}).rename_axis("neuron")
 
     def record(self, site: str, neuron: int, n_top: int = 10, n_random: int = 10, window: int = 16, after: int = 4,
                seed: int = 0, logits: bool = True) -> NeuronRecord:
-        "The `NeuronRecord` of `neuron` at `site`: excerpts around its top-k rows, random excerpts, histogram, logit effects."
+        """The `NeuronRecord` of `neuron` at `site`: excerpts around its top-k rows, random excerpts, histogram,
+        logit effects."""
         vals, rows = self.topk[site]
-        rec = records_from_table(self.values(site, neuron), self.token_ids, self.seq_of, self.pos_of, self.decode, site, neuron,
-                                 n_top, n_random, window, after, seed, top_rows=rows[:, neuron][rows[:, neuron] >= 0],  # -1 pads columns short of k rows
+        rec = records_from_table(self.values(site, neuron), self.token_ids, self.seq_of, self.pos_of, self.decode, site,
+                                 neuron, n_top, n_random, window, after, seed,
+                                 top_rows=rows[:, neuron][rows[:, neuron] >= 0],  # -1 pads columns short of k rows
                                  model_id=self.store.attrs.get("model"))
         if logits and self.model is not None and site.endswith("mlp.post"):
             rec.logit_effects = logit_effects(self.model, self.tokenizer, int(site.split(".")[1]), neuron)

@@ -11,12 +11,14 @@ import numpy as np
 import torch
 from ..core.hooks import HookSet, position_mask, site_value, with_site_value
 from ..core.sites import SiteSpec, model_info, resolve_site
-from ..core.method import InterpretationMethod, Result
+from ..core.method import InterpretationMethod
+from ..core.result import Result
 from .patching import logits_of
+from ..kernels.stats import average_ranks, roc_curve
 
 # %% auto #0
 __all__ = ['CircuitGraph', 'edge_forward', 'CircuitTask', 'CircuitResult', 'patch_edges', 'faithfulness',
-           'EdgeAttributionPatching', 'kl_to_clean', 'ACDC', 'discover_circuit', 'roc_curve', 'edge_roc', 'agreement',
+           'EdgeAttributionPatching', 'kl_to_clean', 'ACDC', 'discover_circuit', 'edge_roc', 'agreement',
            'plot_circuit']
 
 # %% ../../nbs/methods/66_circuits.ipynb #accffd22
@@ -86,14 +88,16 @@ class _Arch:
         self.mlp_in = [SiteSpec(f"blocks.{l}.mlp_in", mlp_in(l), "in") for l in range(L)] if graph.has_mlp else []
 
     def head_out(self, l, z):
-        "[b, p, h, d_head] -> each head's write into the residual stream [b, p, h, d_model] (output bias excluded: it is no head's)."
+        """[b, p, h, d_head] -> each head's write into the residual stream [b, p, h, d_model] (output bias excluded:
+        it is no head's)."""
         a = self.attn[l]
         if self.g.arch == "native": return torch.einsum("bphe,hed->bphd", z, a.W_O)
         W = a.o_proj.weight
         return torch.einsum("bphe,dhe->bphd", z, W.view(W.shape[0], self.g.n_heads, -1))
 
     def qkv(self, l, kind, x):
-        "`kind` ('q', 'k', 'v') of heads (or KV groups) `n` computed from their own residual inputs `x` [b, p, n, d_model]."
+        """`kind` ('q', 'k', 'v') of heads (or KV groups) `n` computed from their own residual inputs `x` [b, p, n,
+        d_model]."""
         a, ln = self.attn[l], self.ln1[l]
         if ln is not None: x = ln(x)
         if self.g.arch == "native":
@@ -118,7 +122,8 @@ def _writer(spec, fn): return _hook(spec, fn, write=True)
 
 # %% ../../nbs/methods/66_circuits.ipynb #cde97719
 class _Mix(torch.autograd.Function):
-    "X[b,p,r,:] = base − Σ_u alpha[r,u] · delta_u, over writer chunks; saves only references to the chunks (memory linear in depth)."
+    """X[b,p,r,:] = base − Σ_u alpha[r,u] · delta_u, over writer chunks; saves only references to the chunks (memory
+    linear in depth)."""
     @staticmethod
     def forward(ctx, base, a, *deltas):
         X, col = base.unsqueeze(2).expand(*base.shape[:2], a.shape[0], base.shape[-1]), 0
@@ -136,12 +141,14 @@ class _Mix(torch.autograd.Function):
         for j, d in enumerate(deltas):
             n = d.shape[2]
             if g_a is not None: g_a[:, col:col + n] = -torch.einsum("bprd,bpud->ru", gX, d).to(a.dtype)
-            g_d.append(-torch.einsum("bprd,ru->bpud", gX, a[:, col:col + n].to(gX.dtype)) if ctx.needs_input_grad[2 + j] else None)
+            g_d.append(-torch.einsum("bprd,ru->bpud", gX, a[:, col:col + n].to(gX.dtype))
+                       if ctx.needs_input_grad[2 + j] else None)
             col += n
         return (gX.sum(2) if ctx.needs_input_grad[0] else None), g_a, *g_d
 
 class _MixBuf(torch.autograd.Function):
-    "As `_Mix`, with the (detached) differences as rows of one buffer `D` [writers, b*p*d]: one matrix product each way."
+    """As `_Mix`, with the (detached) differences as rows of one buffer `D` [writers, b*p*d]: one matrix product each
+    way."""
     @staticmethod
     def forward(ctx, base, a, D, n_up):
         b, p, dm = base.shape
@@ -266,7 +273,8 @@ def edge_forward(graph: CircuitGraph, model, x,  # x: the model's inputs (token 
 # %% ../../nbs/methods/66_circuits.ipynb #ed4a66d1
 @dataclass
 class CircuitTask:
-    "What a circuit is for: `clean` inputs, `corrupted` counterparts of the same shape, and `metric(logits)` (higher = more of the behaviour)."
+    """What a circuit is for: `clean` inputs, `corrupted` counterparts of the same shape, and `metric(logits)`
+    (higher = more of the behaviour)."""
     clean: torch.Tensor
     corrupted: torch.Tensor
     metric: Callable
@@ -274,11 +282,13 @@ class CircuitTask:
 
     def __post_init__(self):
         for k in ("clean", "corrupted"):
-            if not isinstance(getattr(self, k), torch.Tensor): raise TypeError(f"CircuitTask.{k} must be a tensor of token ids, got {type(getattr(self, k)).__name__}")
+            if not isinstance(getattr(self, k), torch.Tensor):
+                raise TypeError(f"CircuitTask.{k} must be a tensor of token ids, got {type(getattr(self, k)).__name__}")
         if self.clean.shape != self.corrupted.shape:
-            raise ValueError(f"clean {tuple(self.clean.shape)} and corrupted {tuple(self.corrupted.shape)} must have the same shape: "
-                             f"edges are patched position by position")
-        if not callable(self.metric): raise TypeError("CircuitTask.metric must be callable: logits -> scalar (or one value per example)")
+            raise ValueError(f"clean {tuple(self.clean.shape)} and corrupted {tuple(self.corrupted.shape)} must have "
+                             "the same shape: edges are patched position by position")
+        if not callable(self.metric): raise TypeError("CircuitTask.metric must be callable: logits -> scalar (or one "
+                                                      "value per example)")
 
     def score(self, logits) -> torch.Tensor:
         "The metric, averaged over examples."
@@ -288,11 +298,13 @@ class CircuitTask:
 # %% ../../nbs/methods/66_circuits.ipynb #1038d86c
 @dataclass(repr=False, eq=False)
 class CircuitResult(Result):
-    "Edges of a `CircuitGraph` with a score each and a kept/pruned flag: `data = {'writer', 'reader', 'score', 'in_circuit'}`."
+    """Edges of a `CircuitGraph` with a score each and a kept/pruned flag: `data = {'writer', 'reader', 'score',
+    'in_circuit'}`."""
     def _validate(self):
         d = self.data
         if not isinstance(d, dict) or not {"writer", "reader", "score", "in_circuit"} <= set(d):
-            raise ValueError("CircuitResult data must be a dict with 'writer', 'reader', 'score' and 'in_circuit' (one entry per edge)")
+            raise ValueError("CircuitResult data must be a dict with 'writer', 'reader', 'score' and 'in_circuit' (one "
+                             "entry per edge)")
         if not len(d["writer"]) == len(d["reader"]) == len(d["score"]) == len(d["in_circuit"]):
             raise ValueError("CircuitResult: 'writer', 'reader', 'score' and 'in_circuit' must have one entry per edge")
 
@@ -325,8 +337,8 @@ class CircuitResult(Result):
         "Draw the circuit as a layered graph (see `plot_circuit`)."
         return plot_circuit(self, ax=ax, **kwargs)
     def __repr__(self):
-        return (f"CircuitResult(method={self.method!r}, {self.n_edges} of {len(self.scores)} edges kept, model_id={self.model_id!r}, "
-                f"params={self.params})")
+        return (f"CircuitResult(method={self.method!r}, {self.n_edges} of {len(self.scores)} edges kept, "
+                f"model_id={self.model_id!r}, params={self.params})")
 
 # %% ../../nbs/methods/66_circuits.ipynb #1e5cb7dd
 def _writer_outputs(graph, model, x):
@@ -497,34 +509,16 @@ class ACDC(InterpretationMethod):
 
 # %% ../../nbs/methods/66_circuits.ipynb #d68dd225
 def discover_circuit(model, task: CircuitTask, technique="eap", **params) -> CircuitResult:
-    "One interface for every search technique: `technique` is a registered name ('eap', 'acdc') or an instance."
-    from interp.core.method import get_method
-    tech = get_method(technique)(**params) if isinstance(technique, str) else technique
+    "One interface for every search technique: `technique` is 'eap', 'acdc' or any discovery technique instance."
+    if isinstance(technique, str):
+        known = {"eap": EdgeAttributionPatching, "acdc": ACDC}
+        if technique not in known:
+            raise KeyError(f"unknown technique {technique!r}: use one of {sorted(known)} or an instance")
+        tech = known[technique](**params)
+    else: tech = technique
     if getattr(tech, "family", None) != "discovery" or not hasattr(tech, "discover"):
         raise TypeError(f"technique must be a circuit-discovery technique (family 'discovery'), got {tech!r}")
     return tech.discover(model, task)
-
-# %% ../../nbs/methods/66_circuits.ipynb #5d212946
-def _avg_ranks(x):
-    order = np.argsort(x, kind="mergesort"); ranks = np.empty(len(x)); xs = x[order]
-    i = 0
-    while i < len(x):
-        j = i
-        while j + 1 < len(x) and xs[j + 1] == xs[i]: j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2 + 1; i = j + 1
-    return ranks
-
-def roc_curve(scores, labels):
-    "ROC of `scores` (higher = more likely in the circuit) against boolean `labels`: (fpr, tpr, auc), ties half."
-    s, y = np.asarray(scores, dtype=float), np.asarray(labels, dtype=bool)
-    if s.shape != y.shape: raise ValueError(f"scores {s.shape} and labels {y.shape} must have the same shape")
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0: raise ValueError(f"ROC needs positive and negative edges; got {n_pos} and {n_neg}")
-    auc = (_avg_ranks(s)[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-    thr = np.unique(s)[::-1]
-    tpr = np.array([0.0] + [float((s[y] >= t).mean()) for t in thr])
-    fpr = np.array([0.0] + [float((s[~y] >= t).mean()) for t in thr])
-    return fpr, tpr, float(auc)
 
 # %% ../../nbs/methods/66_circuits.ipynb #5e420651
 def edge_roc(result: CircuitResult, reference) -> tuple:
@@ -537,7 +531,7 @@ def edge_roc(result: CircuitResult, reference) -> tuple:
 def agreement(a: CircuitResult, b: CircuitResult) -> dict:
     "How two results agree: Spearman correlation of |scores|, Jaccard overlap of their circuits and of equal-size tops."
     if a.edges != b.edges: raise ValueError("the two results are over different graphs")
-    ra, rb = _avg_ranks(np.abs(a.scores)), _avg_ranks(np.abs(b.scores))
+    ra, rb = average_ranks(np.abs(a.scores)), average_ranks(np.abs(b.scores))
     k = max(1, a.n_edges)
     ta, tb = set(a.top(k).circuit()), set(b.top(k).circuit())
     ca, cb = set(a.circuit()), set(b.circuit())

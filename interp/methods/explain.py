@@ -6,10 +6,11 @@
 from __future__ import annotations
 import json, math, os, re, threading, urllib.error, urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import numpy as np
-from .catalogue import Excerpt, NeuronRecord
-from ..core.method import InterpretationMethod, Result
+from .catalogue import NeuronRecord
+from ..core.method import InterpretationMethod
+from ..core.result import Result
 
 # %% auto #0
 __all__ = ['SCALE', 'discretize', 'correlation_score', 'ChatBackend', 'LocalChat', 'OpenAIChat', 'ChatServer', 'explain_prompt',

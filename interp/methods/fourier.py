@@ -14,10 +14,12 @@ __all__ = ['fourier_basis', 'fourier_transform', 'frequency_norms', 'torch_cat',
 # %% ../../nbs/methods/60_fourier.ipynb #0f435984
 def fourier_basis(p: int,  # modulus (odd)
                   dtype=None):
-    "Orthonormal Fourier basis of Z_p as rows [p, p] (constant, cos 1, sin 1, ..., cos (p-1)/2, sin (p-1)/2) and their names."
+    """Orthonormal Fourier basis of Z_p as rows [p, p] (constant, cos 1, sin 1, ..., cos (p-1)/2, sin (p-1)/2) and
+    their names."""
     import torch
     if not isinstance(p, int) or p < 3 or p % 2 == 0:
-        raise ValueError(f"p must be an odd integer >= 3 (the modulus), got {p!r}; even moduli have an unpaired Nyquist term")
+        raise ValueError(f"p must be an odd integer >= 3 (the modulus), got {p!r}; even moduli have an unpaired "
+                         "Nyquist term")
     x = torch.arange(p, dtype=torch.float64)
     rows, names = [torch.ones(p, dtype=torch.float64)], ["const"]
     for k in range(1, (p - 1) // 2 + 1):
@@ -170,7 +172,8 @@ def progress_measures(logits,  # logit table [p, p, p]
                       key_freqs,  # the key frequencies (e.g. from `key_frequencies`)
                       W_E=None,  # token embedding [p(+extra), d_model]; first p rows are the numbers
                       ) -> dict:
-    "Train/test loss and accuracy, restricted loss (all pairs), excluded loss (train pairs) and the Gini of W_E's frequency norms."
+    """Train/test loss and accuracy, restricted loss (all pairs), excluded loss (train pairs) and the Gini of W_E's
+    frequency norms."""
     out = dict(train_loss=table_loss(logits, train_mask), test_loss=table_loss(logits, ~train_mask),
                train_acc=table_accuracy(logits, train_mask), test_acc=table_accuracy(logits, ~train_mask),
                restricted_loss=table_loss(restricted_logits(logits, key_freqs)),

@@ -4,7 +4,6 @@
 
 # %% ../../nbs/methods/61_induction.ipynb #d829d0e5
 from __future__ import annotations
-import math
 
 # %% auto #0
 __all__ = ['repeated_tokens', 'attention_patterns', 'prefix_matching_scores', 'previous_token_scores', 'copying_scores',
@@ -16,12 +15,14 @@ def repeated_tokens(batch: int,  # number of sequences
                     vocab: int | tuple,  # draw ids from range(vocab) or range(*vocab)
                     seed: int = 0,  # seeds the draw
                     prefix=None,  # optional ids [k] put in front (e.g. a BOS token)
-                    unique: bool = False):  # no token twice within a segment (small vocabularies: makes "the previous occurrence" unambiguous)
-    "Random token ids [batch, k + 2*half]: a random segment followed by an exact repeat of it (after an optional `prefix`)."
+                    unique: bool = False):  # no token twice within a segment (one previous occurrence)
+    "Random token ids [batch, k + 2*half]: a random segment, then an exact repeat of it (after an optional `prefix`)."
     import torch
     lo, hi = (0, vocab) if isinstance(vocab, int) else vocab
-    if hi - lo < 2 or half < 2: raise ValueError(f"need a vocabulary of >= 2 ids and half >= 2, got vocab={vocab!r}, half={half}")
-    if unique and hi - lo < half: raise ValueError(f"unique=True needs at least half={half} distinct ids, the vocabulary has {hi - lo}")
+    if hi - lo < 2 or half < 2:
+        raise ValueError(f"need a vocabulary of >= 2 ids and half >= 2, got vocab={vocab!r}, half={half}")
+    if unique and hi - lo < half:
+        raise ValueError(f"unique=True needs at least half={half} distinct ids, the vocabulary has {hi - lo}")
     g = torch.Generator().manual_seed(seed)
     if unique: seg = lo + torch.stack([torch.randperm(hi - lo, generator=g)[:half] for _ in range(batch)])
     else: seg = torch.randint(lo, hi, (batch, half), generator=g)
@@ -38,7 +39,8 @@ def attention_patterns(model,  # any model `interp.core.sites` addresses
     from interp.core.extract import ActivationsExtractor
     from interp.core.sites import model_info
     info = model_info(model)
-    if info is None: raise TypeError(f"{type(model).__name__} is not a transformer interp recognises; attention_patterns needs `blocks.{{i}}.attn.pattern` sites")
+    if info is None: raise TypeError(f"{type(model).__name__} is not a transformer interp recognises; "
+                                     "attention_patterns needs `blocks.{i}.attn.pattern` sites")
     layers = list(range(info.n_layers)) if layers is None else list(layers)
     cache = ActivationsExtractor(model, [f"blocks.{i}.attn.pattern" for i in layers]).extract(tokens)
     return torch.stack([cache[f"blocks.{i}.attn.pattern"].float() for i in layers])
@@ -49,7 +51,9 @@ def prefix_matching_scores(patterns,  # [layers, batch, heads, q, k] on repeated
                            start: int = 0):  # number of prefix tokens before the first copy
     "Mean attention [layers, heads] from each second-copy token to the token after its previous occurrence."
     L, B, H, P, _ = patterns.shape
-    if start + 2 * half != P: raise ValueError(f"patterns cover {P} positions but start + 2*half = {start + 2 * half}; pass the `half` and `start` used to build the tokens")
+    if start + 2 * half != P:
+        raise ValueError(f"patterns cover {P} positions but start + 2*half = {start + 2 * half}; "
+                         "pass the `half` and `start` used to build the tokens")
     import torch
     q = torch.arange(start + half, P)
     return patterns[:, :, :, q, q - half + 1].mean((1, 3))
@@ -73,7 +77,7 @@ def _final_norm_weight(model):
 
 def copying_scores(model,  # any model `interp.core.weights` reads
                    layers=None):  # block indices (default: all)
-    "Olsson et al.'s copying score [layers, heads]: sum of eigenvalues over sum of their moduli for each head's full OV circuit."
+    "Olsson et al.'s copying score [layers, heads]: sum of eigenvalues over sum of moduli of each head's OV circuit."
     import torch
     from interp.core import weights as W
     from interp.core.sites import model_info
@@ -83,7 +87,8 @@ def copying_scores(model,  # any model `interp.core.weights` reads
         WU = W.W_U(model).float()
         nw = _final_norm_weight(model)
         if nw is not None: WU = nw.float()[:, None] * WU
-        G = (WU @ W.W_E(model).float()[: WU.shape[1]]).double()  # [d, d]: unembed after embed (float32 matmul: fast on 49k vocab)
+        # [d, d]: unembed after embed (float32 matmul: fast on a 49k vocabulary)
+        G = (WU @ W.W_E(model).float()[: WU.shape[1]]).double()
         out = torch.zeros(len(layers), info.n_heads, dtype=torch.float64)
         for li, l in enumerate(layers):
             a = W.attn_weights(model, l)

@@ -6,6 +6,8 @@
 from __future__ import annotations
 import random
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+if TYPE_CHECKING: import torch  # for the annotations only: torch is imported where it is used
 
 # %% auto #0
 __all__ = ['IOI_TEMPLATES', 'IOI_PLACES', 'IOI_OBJECTS', 'IOI_NAMES', 'ORDERS', 'single_token_names', 'WordTokenizer',
@@ -22,8 +24,10 @@ IOI_TEMPLATES: tuple[str, ...] = (
     "Friends [N1] and [N2] found a [OBJECT] at the [PLACE]. [S] gave it to",
     "The [PLACE] was quiet when [N1] and [N2] arrived. [S] handed the [OBJECT] to",
 )
-IOI_PLACES: tuple[str, ...] = ("store", "garden", "restaurant", "school", "hospital", "office", "house", "station", "park", "beach")
-IOI_OBJECTS: tuple[str, ...] = ("ring", "kiss", "bone", "basketball", "computer", "necklace", "drink", "snack", "book", "letter")
+IOI_PLACES: tuple[str, ...] = ("store", "garden", "restaurant", "school", "hospital", "office", "house", "station",
+                               "park", "beach")
+IOI_OBJECTS: tuple[str, ...] = ("ring", "kiss", "bone", "basketball", "computer", "necklace", "drink", "snack", "book",
+                                "letter")
 IOI_NAMES: tuple[str, ...] = tuple(
     "Mary John Tom James Dan Sid Martin Amy Kate Paul Lisa Anna Mark Sarah Mike David Laura Emma Jack Ben "
     "Sam Alex Chris Peter Rose Jane Tim Ryan Adam Eric Kevin Steve Anne Grace Alice Bob Carl Frank Helen Joe".split())
@@ -82,7 +86,8 @@ class IOIDataset:
         import torch
         idx = torch.arange(len(self))[idx] if isinstance(idx, slice) else torch.as_tensor(idx, dtype=torch.long)
         width = int(self.lengths[idx].max())
-        return IOIDataset([self.prompts[int(i)] for i in idx], self.input_ids[idx, :width], self.corrupt_ids[idx, :width],
+        return IOIDataset([self.prompts[int(i)] for i in idx], self.input_ids[idx, :width],
+                          self.corrupt_ids[idx, :width],
                           self.io_ids[idx], self.s_ids[idx], {k: v[idx] for k, v in self.positions.items()},
                           self.lengths[idx], self.pad_id)
 
@@ -91,7 +96,8 @@ class IOIDataset:
         import torch
         logits = getattr(logits, "logits", logits)  # a Hugging Face output object, or the tensor itself
         if logits.ndim != 3 or logits.shape[0] != len(self):
-            raise ValueError(f"logit_diff needs logits [batch={len(self)}, pos, vocab] for this dataset, got shape {tuple(logits.shape)}")
+            raise ValueError(f"logit_diff needs logits [batch={len(self)}, pos, vocab] for this dataset, got shape "
+                             f"{tuple(logits.shape)}")
         rows = torch.arange(len(self))
         last = logits[rows, self.positions["end"]]
         diff = last[rows, self.io_ids] - last[rows, self.s_ids]
@@ -103,7 +109,8 @@ class IOIDataset:
         return pd.DataFrame(self.prompts)
 
     def __repr__(self):
-        return f"IOIDataset({len(self)} prompts, {len(set(p['template'] for p in self.prompts))} templates, width {self.input_ids.shape[1]})"
+        return (f"IOIDataset({len(self)} prompts, {len(set(p['template'] for p in self.prompts))} templates, "
+                f"width {self.input_ids.shape[1]})")
 
 # %% ../../nbs/methods/63_ioi_data.ipynb #b03269fe
 def _fill(template: str, n1: str, n2: str, s: str, place: str, obj: str) -> str:

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 import torch
 from ..core.extract import ActivationsExtractor
-from ..core.hooks import hooks_on, position_mask
-from ..core.intervene import Ablate, Patch, Replace, intervene, run_with_interventions
+from ..core.hooks import position_mask
+from ..core.intervene import Ablate, Replace, intervene, run_with_interventions
 from ..core.sites import model_info
-from ..core.method import InterpretationMethod, HeadResult, Result, SweepResult
+from ..core.method import InterpretationMethod
+from ..core.result import HeadResult, Result, SweepResult
 
 # %% auto #0
 __all__ = ['MIN_GAP', 'MAX_TARGET', 'DEFAULT_SIZES', 'logits_of', 'PatchingTask', 'patch_jobs', 'ActivationPatching',

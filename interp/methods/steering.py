@@ -14,7 +14,9 @@ import torch
 from ..core.extract import ActivationsExtractor, hooks_on
 from ..core.intervene import Intervention, Replace, intervene
 from ..core.sites import model_info
-from ..core.method import InterpretationMethod, SweepResult, _verb, model_id as _model_id
+from ..core.method import InterpretationMethod
+from ..core.result import SweepResult
+from ..core.models import model_id as _model_id
 from ..core.runtime import library_version
 
 # %% auto #0
@@ -236,7 +238,6 @@ class SteeringMethod(InterpretationMethod):
         self.check_fitted(); _check_steering(self, model)
         with intervene(model, [self.intervention(coeff, prompt_len)]): yield model
 
-    @_verb
     def steer(self, model, task: SteeringTask) -> SweepResult:
         "Run `task`'s read-outs at each of its coefficients: a `SweepResult` of the metrics against `coeff`."
         _check_steering(self, model)
@@ -374,7 +375,8 @@ class Readout:
 
 # %% ../../nbs/methods/64_steering.ipynb #a3a6185a
 def _word_ids(tokenizer, words) -> torch.Tensor:
-    return torch.tensor(sorted({tokenizer(" " + w, add_special_tokens=False)["input_ids"][0] for w in words}))
+    "First token of each word as it follows a space (a leading space given with the word is not doubled)."
+    return torch.tensor(sorted({tokenizer(" " + w.strip(), add_special_tokens=False)["input_ids"][0] for w in words}))
 
 def _next_word_logodds(model, tokenizer, prompts, steered, positive_words, negative_words) -> float:
     pos_ids, neg_ids = _word_ids(tokenizer, positive_words), _word_ids(tokenizer, negative_words)
@@ -390,6 +392,8 @@ def _next_word_logodds(model, tokenizer, prompts, steered, positive_words, negat
 def next_word_logodds(positive_words, negative_words) -> Readout:
     "Read-out: mean log-odds of `positive_words` over `negative_words` for the steered model's word after each prompt."
     if not positive_words or not negative_words: raise ValueError("next_word_logodds needs two non-empty word lists")
+    if any(not isinstance(w, str) or not w.strip() for w in [*positive_words, *negative_words]):
+        raise ValueError("next_word_logodds needs words as non-empty strings, e.g. ['good', 'great'] and ['bad']")
     return Readout(_next_word_logodds, positive_words=positive_words, negative_words=negative_words)
 
 def _steered_perplexity(model, tokenizer, prompts, steered, texts=None) -> float:

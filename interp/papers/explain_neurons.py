@@ -13,7 +13,8 @@ __all__ = ['train_direction', 'planted_record']
 
 # %% ../../nbs/papers/56_explain_neurons.ipynb #c2c823df
 def train_direction(X, y, steps: int = 100, l2: float = 1e-3, seed: int = 0):
-    "Logistic-regression direction `(w, b)` separating rows of `X` [n, d] with `y` = 1 from the rest (classes balanced)."
+    """Logistic-regression direction `(w, b)` separating rows of `X` [n, d] with `y` = 1 from the rest (classes
+    balanced)."""
     X, y = torch.as_tensor(np.asarray(X), dtype=torch.float32), torch.as_tensor(np.asarray(y), dtype=torch.float32)
     if X.ndim != 2 or len(X) != len(y):
         raise ValueError(f"X must be [n, d] with one label per row; got {tuple(X.shape)} and {len(y)} labels")

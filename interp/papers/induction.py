@@ -4,31 +4,30 @@
 
 # %% ../../nbs/papers/52_induction.ipynb #01c4cc79
 from __future__ import annotations
-import json, math, time
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 import torch
 import torch.nn.functional as F
-from ..core.runtime import library_version
 from ..methods.induction import (repeated_tokens, attention_patterns, prefix_matching_scores,
-                                     previous_token_scores, copying_scores, per_token_loss, icl_score,
-                                     k_composition_scores, composition_baseline)
-from ..core.method import InterpretationMethod, Result, HeadResult
-from .grokking import ToyTransformer, ToyConfig, save_toy, load_toy
+                                     previous_token_scores, copying_scores, per_token_loss, icl_score)
+from ..core.method import InterpretationMethod, HeadResult
+from ..core import toys
 
 # %% auto #0
 __all__ = ['make_induction_toy', 'induction_batch', 'InductionRun', 'train_induction', 'InductionResult', 'InductionTask',
            'InductionScan']
 
 # %% ../../nbs/papers/52_induction.ipynb #4da5585d
-def make_induction_toy(vocab: int = 48, n_ctx: int = 48, d_model: int = 64, n_heads: int = 4, seed: int = 0) -> ToyTransformer:
-    "A 2-layer attention-only toy transformer (TransformerLens-style sites) for the induction task."
-    m = ToyTransformer(ToyConfig(n_layers=2, d_model=d_model, n_heads=n_heads, d_head=d_model // n_heads, d_mlp=None,
-                                 d_vocab=vocab, d_vocab_out=vocab, n_ctx=n_ctx))
-    return m.init_weights(torch.Generator().manual_seed(seed))
+def make_induction_toy(vocab: int = 48, n_ctx: int = 48, d_model: int = 64, n_heads: int = 4,
+                       seed: int = 0) -> toys.ToyTransformer:
+    "A 2-layer attention-only toy transformer (TransformerLens-style sites, no biases) for the induction task."
+    cfg = toys.ToyConfig(n_layers=2, d_model=d_model, n_heads=n_heads, d_head=d_model // n_heads, d_mlp=None,
+                         d_vocab=vocab, d_vocab_out=vocab, n_ctx=n_ctx, use_bias=False, mlp_bias=True)
+    return toys.ToyTransformer(cfg).init_weights(torch.Generator().manual_seed(seed))
 
 def induction_batch(batch: int, n_ctx: int, vocab: int, generator, min_seg: int = 4, max_seg: int | None = None):
-    "Random segments repeated periodically: tokens [batch, n_ctx] (period min_seg..max_seg per row) and a mask of predictable targets."
+    "Random segments repeated periodically: tokens [batch, n_ctx] (period min_seg..max_seg per row), target mask."
     max_seg = max_seg or n_ctx // 2
     L = torch.randint(min_seg, max_seg + 1, (batch, 1), generator=generator)
     seg = torch.randint(0, vocab, (batch, max_seg), generator=generator)

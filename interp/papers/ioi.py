@@ -11,15 +11,18 @@ __all__ = ['ioi_head_scores']
 
 # %% ../../nbs/papers/53_ioi.ipynb #0e2a68bc
 def ioi_head_scores(model, ds, layers=None):
-    "Per-head IOI attention signatures on the clean prompts of `ds` (an `IOIDataset`): a DataFrame indexed by (layer, head)."
+    """Per-head IOI attention signatures on the clean prompts of `ds` (an `IOIDataset`): a DataFrame indexed by
+    (layer, head)."""
     import pandas as pd
     from interp.core.extract import ActivationsExtractor
     from interp.core.sites import model_info
     info = model_info(model)
-    if info is None: raise ValueError(f"ioi_head_scores needs a transformer LM interp knows, not a {type(model).__name__}")
+    if info is None: raise ValueError("ioi_head_scores needs a transformer LM interp knows, not a "
+                                      f"{type(model).__name__}")
     layers = list(range(info.n_layers)) if layers is None else list(layers)
     rows, P = torch.arange(len(ds)), ds.positions
-    with torch.no_grad(): cache = ActivationsExtractor(model, [f"blocks.{l}.attn.pattern" for l in layers]).extract(ds.input_ids)
+    with torch.no_grad():
+        cache = ActivationsExtractor(model, [f"blocks.{l}.attn.pattern" for l in layers]).extract(ds.input_ids)
     out = []
     for l in layers:
         pat = cache[f"blocks.{l}.attn.pattern"]   # [b, h, q, k]

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 from ..core.sites import model_info, resolve_site
 from ..core.extract import ActivationsExtractor
-from ..core.method import InterpretationMethod, Result, HeadResult, AttributionTask
-from ..core.weights import W_U, b_U, FinalNorm, final_norm
-from .represent import lm_parts, Tokens
+from ..core.method import InterpretationMethod, AttributionTask
+from ..core.result import Result, HeadResult
+from ..core.weights import W_U, b_U, final_norm
+from .represent import Tokens
 
 # %% auto #0
 __all__ = ['ResidDecomposition', 'decompose_resid', 'DLAResult', 'direct_effects', 'parts_frame', 'DirectLogitAttribution']
@@ -134,7 +135,6 @@ class DLAResult(Result):
 # %% ../../nbs/repr/12_dla.ipynb #4e2505eb
 def direct_effects(model, dec: ResidDecomposition, answer, wrong=None):
     "Direct effects on `logit[answer] - logit[wrong]`: `(effects [n_parts, batch], const [batch], norm)`."
-    import torch
     norm, W, bu = final_norm(model), W_U(model).detach().double(), b_U(model).detach().double()
     u = W[:, answer].T - (W[:, wrong].T if wrong is not None else 0)    # [batch, d_model] the logit-diff direction
     scale = norm.scale(dec.resid)                                        # [batch, 1]  frozen final-norm scale

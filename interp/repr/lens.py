@@ -9,7 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 from ..core.runtime import library_version
 from ..core.extract import ActivationsExtractor
-from ..core.method import InterpretationMethod, Result, NotFittedError, model_id
+from ..core.method import InterpretationMethod, NotFittedError
+from ..core.result import Result
+from ..core.models import model_id
 from ..core.weights import W_U, b_U
 from .represent import RepresentationTransformer, Tokens, lm_parts
 
@@ -136,7 +138,6 @@ def lens_readout(lens: Lens, input_ids, target=None, tokenizer=None) -> LensResu
 # %% ../../nbs/repr/11_lens.ipynb #dbfe7a95
 def _kl_to_final(self: Lens, input_ids, layers=None, skip_first: bool = True):
     "Mean KL(final || lens) per layer (all, or `layers`) over the prompts and positions of `input_ids` [batch, pos]."
-    import torch
     self._check()
     layers = list(range(self.n_layers_ + 1)) if layers is None else list(layers)
     stack, out = residual_stack(self.model_, input_ids, layers)

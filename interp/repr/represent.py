@@ -4,9 +4,8 @@
 
 # %% ../../nbs/repr/10_represent.ipynb #fdc02004
 from __future__ import annotations
-import difflib
 from dataclasses import dataclass
-from ..core.sites import model_info, resolve_site
+from ..core.sites import model_info
 from ..core import weights
 
 # %% auto #0

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from ..core.sites import model_info
 from ..core.intervene import Ablate, run_with_interventions
-from ..core.method import InterpretationMethod, SweepResult, AttributionTask
+from ..core.method import InterpretationMethod, AttributionTask
+from ..core.result import SweepResult
 
 # %% auto #0
 __all__ = ['next_token_loss', 'logit_diff', 'SlicingResult', 'slice_interventions', 'removal_starts', 'LayerSlicing']

@@ -5,7 +5,8 @@
 # %% ../../nbs/repr/13_subspace.ipynb #c80abdfe
 from __future__ import annotations
 import numpy as np
-from ..core.method import InterpretationMethod, SpectrumResult, NotFittedError
+from ..core.method import InterpretationMethod, NotFittedError
+from ..core.result import SpectrumResult
 from .represent import RepresentationTransformer
 
 # %% auto #0

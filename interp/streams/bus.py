@@ -124,7 +124,8 @@ def _as_topics(topics) -> tuple[str, ...] | None:
     if isinstance(topics, str): return (topics,)
     topics = tuple(topics)
     if not topics or not all(isinstance(t, str) for t in topics):
-        raise TypeError(f"topics must be a glob string or a non-empty list of them (e.g. 'blocks.*.resid_post'), got {topics!r}")
+        raise TypeError("topics must be a glob string or a non-empty list of them (e.g. 'blocks.*.resid_post'), got "
+                        f"{topics!r}")
     return topics
 
 # %% ../../nbs/streams/20_bus.ipynb #f9372bb1
@@ -133,7 +134,8 @@ class ActivationBus:
     def __init__(self,
                  maxsize: int = 64,  # default queue length (events) per subscription
                  policy: str = "block",  # default back-pressure policy: "block", "drop" or "drop_oldest"
-                 copy: bool = True):  # clone tensors on publish, so later in-place edits by the model cannot reach subscribers
+                 # clone tensors on publish, so later in-place edits by the model cannot reach subscribers
+                 copy: bool = True):
         self._check(maxsize, policy)
         self.maxsize, self.policy, self.copy = maxsize, policy, copy
         self._subs: list[Subscription] = []
@@ -150,7 +152,8 @@ class ActivationBus:
 
     def subscribe(self, subscriber: Subscriber | Callable, topics: str | Iterable[str] | None = None,
                   maxsize: int | None = None, policy: str | None = None, name: str | None = None) -> Subscription:
-        "Attach `subscriber` (object with `on_event`, or a function) to topics matching the glob pattern(s); works while running."
+        """Attach `subscriber` (object with `on_event`, or a function) to topics matching the glob pattern(s); works
+        while running."""
         if self.closed: raise RuntimeError("this bus is closed; create a new ActivationBus")
         if not hasattr(subscriber, "on_event"):
             if not callable(subscriber):
@@ -162,18 +165,21 @@ class ActivationBus:
         with self._lock:
             if any(s.subscriber is subscriber for s in self._subs):
                 raise ValueError(f"{subscriber!r} is already subscribed to this bus")
-            sub = Subscription(subscriber, topics, maxsize, policy, name or f"{type(subscriber).__name__}#{len(self._subs)}"
+            sub = Subscription(subscriber, topics, maxsize, policy,
+                               name or f"{type(subscriber).__name__}#{len(self._subs)}"
                                if not isinstance(subscriber, _FnSubscriber) else (name or repr(subscriber)))
             self._subs.append(sub)
         return sub
 
     def _find(self, subscriber) -> Subscription:
         for s in self._subs:
-            if s is subscriber or s.subscriber is subscriber or (isinstance(s.subscriber, _FnSubscriber) and s.subscriber.fn is subscriber): return s
+            if s is subscriber or s.subscriber is subscriber or (isinstance(s.subscriber, _FnSubscriber) and
+                                                                 s.subscriber.fn is subscriber): return s
         raise KeyError(f"{subscriber!r} is not subscribed to this bus (subscribers: {[s.name for s in self._subs]})")
 
     def unsubscribe(self, subscriber) -> Subscription:
-        "Detach a subscriber (or its Subscription) after it has handled everything already queued; returns its final counters' owner."
+        """Detach a subscriber (or its Subscription) after it has handled everything already queued; returns its
+        final counters' owner."""
         with self._lock:
             sub = self._find(subscriber); self._subs.remove(sub)
         self._stop(sub)
@@ -225,7 +231,8 @@ class ActivationBus:
             if s.errors: raise SubscriberError(f"subscriber {s.name!r} failed: {s.errors[0]!r}") from s.errors[0]
 
     def close(self):
-        "Flush (subscribers may publish until then), stop every worker thread (each `on_close` runs) and refuse further publications."
+        """Flush (subscribers may publish until then), stop every worker thread (each `on_close` runs) and refuse
+        further publications."""
         if self.closed: return
         self._drain()  # subscribers may still publish (e.g. a derived metric) until everything is handled
         self.closed = True
@@ -243,7 +250,8 @@ class ActivationBus:
             try: self.close()
             except Exception: pass
 
-    def __repr__(self): return f"ActivationBus({len(self._subs)} subscribers, published={self.published}, policy={self.policy!r})"
+    def __repr__(self):
+        return f"ActivationBus({len(self._subs)} subscribers, published={self.published}, policy={self.policy!r})"
 
 # %% ../../nbs/streams/20_bus.ipynb #8b2c0141
 def _rows(ev: Event):
@@ -327,7 +335,8 @@ class LivePlot(Subscriber):
     "Plot scalar topics against their step, refreshing a notebook display (or just the figure) as events arrive."
     def __init__(self, topics: str | Iterable[str] = "metrics.*", every: float = 0.5, title: str | None = None,
                  ylabel: str | None = None, logy: bool = False, display: bool = True, figsize=(6, 3.2)):
-        self.topics, self.every, self.title, self.ylabel, self.logy, self.figsize = _as_topics(topics), every, title, ylabel, logy, figsize
+        self.topics, self.every, self.title = _as_topics(topics), every, title
+        self.ylabel, self.logy, self.figsize = ylabel, logy, figsize
         self.series: dict[str, list] = {}
         self.draws, self._last, self._handle = 0, 0.0, None
         from matplotlib.figure import Figure

@@ -4,10 +4,10 @@
 
 # %% ../../nbs/streams/21_store.ipynb #28431827
 from __future__ import annotations
-import json, os, re, struct, time
+import json, os, re, struct
 from pathlib import Path
 import numpy as np
-from .bus import Subscriber, Event, _as_topics, torch_as
+from .bus import Subscriber, Event, torch_as
 from ..core.runtime import library_version
 
 # %% auto #0
@@ -57,7 +57,8 @@ def write_safetensors(path: Path, arrays: dict, metadata: dict[str, str]):
         f.write(struct.pack("<Q", len(hb))); f.write(hb)
         for pieces in order:
             for p in pieces: _write_tensor_bytes(f, np.ascontiguousarray(p))
-        os.fsync(f.fileno())  # the bytes are on disk before the name appears: a visible shard is complete, even after a power cut
+        # the bytes are on disk before the name appears: a visible shard is complete, even after a power cut
+        os.fsync(f.fileno())
     os.replace(tmp, path)
     return 8 + len(hb) + offset
 
@@ -76,25 +77,32 @@ class ActivationStore:
         self.path = Path(path)
         mf = self.path / "manifest.json"
         if not mf.exists():
-            raise FileNotFoundError(f"no activation store at {self.path} (manifest.json missing); create one with ActivationStore.create(path, sites)")
+            raise FileNotFoundError(f"no activation store at {self.path} (manifest.json missing); create one with "
+                                    "ActivationStore.create(path, sites)")
         self.manifest = json.loads(mf.read_text())
         if self.manifest.get("format") != FORMAT: raise ValueError(f"{mf} is not an {FORMAT} manifest")
         self.refresh()
 
     @classmethod
-    def create(cls, path, sites: dict[str, int], dtype: str = "float32", exist_ok: bool = False, **attrs) -> "ActivationStore":
-        "Create an empty store for `sites` ({site: width}) stored as `dtype`; `attrs` (model id, corpus, ...) go into the manifest."
+    def create(cls, path, sites: dict[str, int], dtype: str = "float32", exist_ok: bool = False,
+               **attrs) -> "ActivationStore":
+        """Create an empty store for `sites` ({site: width}) stored as `dtype`; `attrs` (model id, corpus, ...) go
+        into the manifest."""
         path = Path(path)
-        if not isinstance(sites, dict) or not sites or not all(isinstance(k, str) and isinstance(v, int) and v > 0 for k, v in sites.items()):
-            raise ValueError(f"sites must be a non-empty dict {{site name: width}}, e.g. {{'blocks.0.resid_post': 576}}; got {sites!r}")
+        if not isinstance(sites, dict) or not sites or not all(isinstance(k, str) and isinstance(v, int) and v > 0
+                                                               for k, v in sites.items()):
+            raise ValueError(f"sites must be a non-empty dict {{site name: width}}, e.g. {{'blocks.0.resid_post': "
+                             f"576}}; got {sites!r}")
         clash = set(sites) & set(_META_TENSORS)
         if clash:
             raise ValueError(f"site names {sorted(clash)} clash with the store's token metadata columns; rename them")
         if dtype not in _DTYPES:
-            raise ValueError(f"dtype must be one of {sorted(_DTYPES)} (bfloat16 has no NumPy dtype; store float16 or float32), got {dtype!r}")
+            raise ValueError(f"dtype must be one of {sorted(_DTYPES)} (bfloat16 has no NumPy dtype; store float16 or "
+                             f"float32), got {dtype!r}")
         if (path / "manifest.json").exists():
             if not exist_ok:
-                raise FileExistsError(f"a store already exists at {path}; open it with ActivationStore(path) or pass exist_ok=True to reuse it")
+                raise FileExistsError(f"a store already exists at {path}; open it with ActivationStore(path) or pass "
+                                      "exist_ok=True to reuse it")
             store = cls(path)
             want = dict(sites=dict(sites), dtype=dtype)
             have = dict(sites=store.manifest["sites"], dtype=store.manifest["dtype"])
@@ -111,18 +119,25 @@ class ActivationStore:
         files = sorted(p for p in self.path.iterdir() if _SHARD_RE.match(p.name))
         self.shards = [_shard_meta(p) for p in files]
         for i, s in enumerate(self.shards):
-            if s["index"] != i or (i and (s["seq_start"] != self.shards[i-1]["seq_end"] or s["token_start"] != self.shards[i-1]["token_start"] + self.shards[i-1]["n_tokens"])):
-                raise ValueError(f"store {self.path} is inconsistent at {s['file']} (shards must be numbered 0.. and contiguous); was a shard deleted or copied in by hand?")
+            if s["index"] != i or (i and (s["seq_start"] != self.shards[i-1]["seq_end"] or
+                                          s["token_start"] != (self.shards[i-1]["token_start"] +
+                                                               self.shards[i-1]["n_tokens"]))):
+                raise ValueError(f"store {self.path} is inconsistent at {s['file']} (shards must be numbered 0.. and "
+                                 "contiguous); was a shard deleted or copied in by hand?")
         return self
 
     sites = property(lambda self: dict(self.manifest["sites"]), doc="{site: width} stored here.")
     dtype = property(lambda self: self.manifest["dtype"])
     attrs = property(lambda self: dict(self.manifest.get("attrs", {})))
     n_tokens = property(lambda self: self.shards[-1]["token_start"] + self.shards[-1]["n_tokens"] if self.shards else 0)
-    n_sequences = property(lambda self: self.shards[-1]["seq_end"] if self.shards else 0, doc="Sequences fully stored (where a resumed run starts).")
+    n_sequences = property(lambda self: self.shards[-1]["seq_end"] if self.shards else 0,
+                           doc="Sequences fully stored (where a resumed run starts).")
     nbytes = property(lambda self: sum((self.path / s["file"]).stat().st_size for s in self.shards))
     def __len__(self): return self.n_tokens
-    def __repr__(self): return f"ActivationStore({str(self.path)!r}, {len(self.sites)} sites, {self.n_tokens} tokens in {len(self.shards)} shards, {self.dtype})"
+
+    def __repr__(self):
+        return (f"ActivationStore({str(self.path)!r}, {len(self.sites)} sites, {self.n_tokens} tokens in "
+                f"{len(self.shards)} shards, {self.dtype})")
 
     def _write_shard(self, arrays: dict, seq_start: int, seq_end: int, n_tokens: int) -> dict:
         if seq_start != self.n_sequences:
@@ -133,7 +148,8 @@ class ActivationStore:
         write_safetensors(self.path / name, arrays, meta)
         self.shards.append(dict(file=name, **meta))
         self.manifest["shards"] = [s["file"] for s in self.shards]
-        _atomic_write_text(self.path / "manifest.json", json.dumps(self.manifest, indent=1), durable=False)  # shards are the truth
+        _atomic_write_text(self.path / "manifest.json", json.dumps(self.manifest, indent=1),
+                           durable=False)  # shards are the truth
         return self.shards[-1]
 
     def clean_partial(self) -> list[str]:
@@ -146,7 +162,8 @@ class ActivationStore:
         if site not in self.sites and site not in _META_TENSORS:
             import difflib
             close = difflib.get_close_matches(site, list(self.sites) + list(_META_TENSORS), n=3)
-            raise KeyError(f"{site!r} is not in this store; stored: {sorted(self.sites)} + metadata {sorted(_META_TENSORS)}" + (f"; did you mean {close}?" if close else ""))
+            raise KeyError(f"{site!r} is not in this store; stored: {sorted(self.sites)} + metadata "
+                           f"{sorted(_META_TENSORS)}" + (f"; did you mean {close}?" if close else ""))
 
     def read(self, site: str, shard: int | None = None) -> np.ndarray:
         "NumPy array of `site` (or a metadata column) for one shard, or the whole store when `shard` is None."
@@ -167,7 +184,8 @@ class ActivationStore:
 
 # %% ../../nbs/streams/21_store.ipynb #3be7341c
 class StoreWriter(Subscriber):
-    "Bus subscriber that appends each step's activations (all of the store's sites) to an `ActivationStore`, shard by shard."
+    """Bus subscriber that appends each step's activations (all of the store's sites) to an `ActivationStore`, shard
+    by shard."""
     def __init__(self, store: ActivationStore,
                  shard_bytes: int = 64 << 20,  # target shard size; a shard ends at the first step boundary past it
                  on_commit=None):  # called with each committed shard's record (e.g. to advance a progress bar)
@@ -186,7 +204,8 @@ class StoreWriter(Subscriber):
 
     def on_event(self, ev: Event):
         if ev.step is None:
-            raise ValueError(f"StoreWriter needs a step index on every event (topic {ev.topic!r}): publish(..., step=i)")
+            raise ValueError(f"StoreWriter needs a step index on every event (topic {ev.topic!r}): "
+                             "publish(..., step=i)")
         got = self._pending.setdefault(ev.step, {})
         got[ev.topic] = ev
         if len(got) == len(self.topics): self._add_step(self._pending.pop(ev.step))
@@ -196,23 +215,27 @@ class StoreWriter(Subscriber):
         meta = next(iter(evs.values())).meta
         missing = [k for k in ("seq_id", "token_id", "mask") if k not in meta]
         if missing:
-            raise ValueError(f"StoreWriter: events lack metadata {missing}; publish with seq_id=[batch], token_id=[batch,pos], mask=[batch,pos]")
+            raise ValueError(f"StoreWriter: events lack metadata {missing}; publish with seq_id=[batch], "
+                             "token_id=[batch,pos], mask=[batch,pos]")
         seq = torch_as(meta["seq_id"]).reshape(-1).to(torch.int64)
         want = torch.arange(self.next_seq, self.next_seq + len(seq))
         if not torch.equal(seq, want):
-            raise ValueError(f"StoreWriter: sequences must continue the store in order: expected seq_id {want.tolist()}, got {seq.tolist()}")
+            raise ValueError("StoreWriter: sequences must continue the store in order: expected seq_id "
+                             f"{want.tolist()}, got {seq.tolist()}")
         mask = torch_as(meta["mask"]).bool()
         b, p = mask.shape
         keep = mask.reshape(-1); all_kept = bool(keep.all())
         per_tok = lambda v: (v[:, None].expand(b, p) if v.dim() == 1 else v).reshape(-1)[keep]
         cols = dict(token_id=per_tok(torch_as(meta["token_id"])), seq_id=per_tok(seq),
                     doc_id=per_tok(torch_as(meta.get("doc_id", seq))),
-                    position=per_tok(torch_as(meta["position"]) if "position" in meta else torch.arange(p)[None].expand(b, p)))
+                    position=per_tok(torch_as(meta["position"]) if "position" in meta
+                                     else torch.arange(p)[None].expand(b, p)))
         dt = getattr(torch, self.store.dtype)
         for site, w in self.store.sites.items():
             x = evs[site].data
             if x.shape[-1] != w or x.numel() != b * p * w:
-                raise ValueError(f"StoreWriter: {site} has shape {tuple(x.shape)}, expected [{b}, {p}, {w}] (mask shape and store width)")
+                raise ValueError(f"StoreWriter: {site} has shape {tuple(x.shape)}, expected [{b}, {p}, {w}] (mask "
+                                 "shape and store width)")
             x = x.reshape(b * p, w)
             if not all_kept: x = x[keep]  # boolean indexing copies: skip it when there is no padding
             self.buf[site].append(x.to(device="cpu", dtype=dt).contiguous().numpy())
@@ -221,7 +244,8 @@ class StoreWriter(Subscriber):
         if self.buf_tokens >= self.shard_tokens: self.commit()
 
     def commit(self):
-        "Hand the buffered steps to the committer thread as one shard (no-op when empty); at most one shard is in flight."
+        """Hand the buffered steps to the committer thread as one shard (no-op when empty); at most one shard is in
+        flight."""
         if self.next_seq == self.buf_seq_start: return
         self.wait()
         job = (self.buf, self.buf_seq_start, self.next_seq, self.buf_tokens)
@@ -243,7 +267,8 @@ class StoreWriter(Subscriber):
         try:
             if self._pending:
                 step, got = next(iter(self._pending.items()))
-                raise ValueError(f"StoreWriter: step {step} is incomplete (got {sorted(got)}, missing {sorted(set(self.topics) - set(got))}); nothing of it was written")
+                raise ValueError(f"StoreWriter: step {step} is incomplete (got {sorted(got)}, missing "
+                                 f"{sorted(set(self.topics) - set(got))}); nothing of it was written")
             self.commit(); self.wait()
         finally:
             if self._pool is not None: self._pool.shutdown(wait=True); self._pool = None
@@ -251,7 +276,8 @@ class StoreWriter(Subscriber):
     def __repr__(self): return f"StoreWriter({self.store.path}, {len(self.committed)} shards committed)"
 
 # %% ../../nbs/streams/21_store.ipynb #cfd5cb18
-_WIDTH_DIMS = {"d_model": ("resid_pre", "resid_mid", "resid_post", "attn.out", "mlp.out", "embed", "final_norm"), "d_mlp": ("mlp.pre", "mlp.post")}
+_WIDTH_DIMS = {"d_model": ("resid_pre", "resid_mid", "resid_post", "attn.out", "mlp.out", "embed", "final_norm"),
+               "d_mlp": ("mlp.pre", "mlp.post")}
 
 def _load_tensor(path: str, name: str) -> np.ndarray:
     "Load one tensor of one safetensors file (a Dask task; needs only `safetensors`)."
@@ -275,12 +301,14 @@ def _to_dask(self, site: str):
     self._check_site(site)
     tail = (self.sites[site],) if site in self.sites else ()
     dt = np.dtype(self._np_dtype(site))
-    parts = [da.from_delayed(delayed(_load_tensor, pure=True)(str(self.path / s["file"]), site), shape=(s["n_tokens"], *tail), dtype=dt)
+    parts = [da.from_delayed(delayed(_load_tensor, pure=True)(str(self.path / s["file"]), site),
+                             shape=(s["n_tokens"], *tail), dtype=dt)
              for s in self.shards]
     return da.concatenate(parts) if parts else da.zeros((0, *tail), dtype=dt)
 
 def _to_xarray(self, sites=None, load_coords: bool = True):
-    "xarray Dataset of `sites` (default all), dims (token, d_model/d_mlp/...), token metadata as coordinates; activations stay lazy (Dask)."
+    """xarray Dataset of `sites` (default all), dims (token, d_model/d_mlp/...), token metadata as coordinates;
+    activations stay lazy (Dask)."""
     import xarray as xr
     sites = list(self.sites) if sites is None else ([sites] if isinstance(sites, str) else list(sites))
     for s in sites: self._check_site(s)

@@ -1,1 +1,2 @@
-"Visualisation: static plots (`interp.viz.plots`), offline interactive views (`interp.viz.views`) and Datashader atlases (`interp.viz.atlas`)."
+"""Visualisation: static plots (`interp.viz.plots`), offline interactive views (`interp.viz.views`) and Datashader
+atlases (`interp.viz.atlas`)."""

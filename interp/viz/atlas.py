@@ -19,14 +19,16 @@ def _as_dask(X, chunk_rows: int = 262_144):
     if isinstance(X, da.Array): return X
     if type(X).__module__.startswith("torch"): X = X.detach().float().cpu().numpy()
     X = np.asarray(X)
-    if X.ndim != 2: raise ValueError(f"activations must be [tokens, features], got shape {X.shape}; flatten batch and position first")
+    if X.ndim != 2: raise ValueError(f"activations must be [tokens, features], got shape {X.shape}; flatten batch and "
+                                     "position first")
     return da.from_array(X, chunks=(min(chunk_rows, max(len(X), 1)), X.shape[1]))
 
 def fit_projection(X, method: str = "pca", n_components: int = 2, seed: int = 0) -> dict:
     "Fit a linear projection of the rows of `X` [n, d] (NumPy, torch or Dask): `pca` (one Dask pass) or `random`."
     import dask
     X = _as_dask(X)
-    if X.ndim != 2: raise ValueError(f"activations must be [tokens, features], got shape {X.shape}; flatten batch and position first")
+    if X.ndim != 2: raise ValueError(f"activations must be [tokens, features], got shape {X.shape}; flatten batch and "
+                                     "position first")
     n, d = X.shape
     if n < 2: raise ValueError(f"need at least 2 rows to project, got {n}")
     if method == "random":
@@ -55,17 +57,20 @@ def project(X, projection: dict):
 _WARM = False
 
 def warmup() -> float:
-    "Compile Datashader's kernels (count, categorical and mean; aggregate and shade) on a tiny frame; returns the seconds it took (0 if already warm)."
+    """Compile Datashader's kernels (count, categorical and mean; aggregate and shade) on a tiny frame; returns the
+    seconds it took (0 if already warm)."""
     global _WARM
     if _WARM: return 0.0
     import datashader as ds, pandas as pd
     t = time.perf_counter()
-    df = pd.DataFrame({"x": np.float32([0, 1]), "y": np.float32([0, 1]), "c": pd.Categorical(["a", "b"]), "v": np.float32([0, 1])})
+    df = pd.DataFrame({"x": np.float32([0, 1]), "y": np.float32([0, 1]), "c": pd.Categorical(["a", "b"]),
+                       "v": np.float32([0, 1])})
     cv = ds.Canvas(4, 4, x_range=(0, 1), y_range=(0, 1))
     import datashader.transfer_functions as tf
     for agg in (ds.count(), ds.count_cat("c"), ds.mean("v")):
         a = cv.points(df, "x", "y", agg)
-        tf.set_background(tf.shade(a, color_key=PALETTE[:2]) if agg.__class__.__name__ == "count_cat" else tf.shade(a), "white")
+        tf.set_background(tf.shade(a, color_key=PALETTE[:2]) if agg.__class__.__name__ == "count_cat" else tf.shade(a),
+                          "white")
     _WARM = True
     return time.perf_counter() - t
 
@@ -102,24 +107,29 @@ class Atlas:
         with interp_style():
             ax.imshow(np.asarray(self.to_pil()), extent=(*self.x_range, *self.y_range), origin="upper", aspect="auto")
             ex = self.projection.get("explained")
-            lab = (lambda i: f"PC{i + 1}" + (f" ({ex[i]:.1%})" if ex is not None else "")) if self.projection["method"] == "pca" else (lambda i: f"random projection {i + 1}")
+            lab = ((lambda i: f"PC{i + 1}" + (f" ({ex[i]:.1%})" if ex is not None else ""))
+                   if self.projection["method"] == "pca" else (lambda i: f"random projection {i + 1}"))
             ax.set_xlabel(lab(0)); ax.set_ylabel(lab(1)); ax.grid(False)
             ax.set_title(self.title or f"{self.n_points:,} points")
             if legend and self.color_key:
                 from matplotlib.patches import Patch
-                ax.legend(handles=[Patch(color=c, label=str(k)) for k, c in self.color_key.items()], loc="upper right", fontsize=8, frameon=True)
-            ax.text(0.01, 0.01, f"{self.n_points:,} points · rendered in {self.timings.get('render_s', float('nan')):.2f} s",
+                ax.legend(handles=[Patch(color=c, label=str(k)) for k, c in self.color_key.items()], loc="upper right",
+                          fontsize=8, frameon=True)
+            ax.text(0.01, 0.01,
+                    f"{self.n_points:,} points · rendered in {self.timings.get('render_s', float('nan')):.2f} s",
                     transform=ax.transAxes, fontsize=8, color="0.3")
         return ax
 
     def __repr__(self):
         t = ", ".join(f"{k}={v:.3f}" for k, v in self.timings.items())
-        return f"Atlas({self.n_points:,} points, {self.projection['method']}, {self.image.shape[1]}x{self.image.shape[0]} px, {t})"
+        return (f"Atlas({self.n_points:,} points, {self.projection['method']}, "
+                f"{self.image.shape[1]}x{self.image.shape[0]} px, {t})")
 
 # %% ../../nbs/viz/42_atlas.ipynb #5bf2e669
 def render_points(x, y, color=None, *, width: int = 800, height: int = 800, how: str = "eq_hist", cmap=None,
                   color_key: dict | None = None, spread: int = 0, clip: float = 0.0005) -> dict:
-    "Aggregate and shade points (x, y) with Datashader, coloured by a categorical or numeric `color`; returns agg, image, ranges, timings."
+    """Aggregate and shade points (x, y) with Datashader, coloured by a categorical or numeric `color`; returns agg,
+    image, ranges, timings."""
     import datashader as ds, datashader.transfer_functions as tf, pandas as pd
     x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32)
     n = len(x)
@@ -128,7 +138,8 @@ def render_points(x, y, color=None, *, width: int = 800, height: int = 800, how:
     if col is None: agg_fn = ds.count()
     else:
         if type(col).__module__.startswith("torch"): col = col.detach().cpu().numpy()
-        if len(col) != n: raise ValueError(f"color has {len(col)} values for {n} points; give one value per token (row of X)")
+        if len(col) != n: raise ValueError(f"color has {len(col)} values for {n} points; give one value per token (row "
+                                           "of X)")
         if isinstance(col, pd.Categorical) or isinstance(getattr(col, "dtype", None), pd.CategoricalDtype):
             df["c"] = pd.Categorical(col); agg_fn = ds.count_cat("c")
         elif np.asarray(col).dtype.kind in "fiub":
@@ -136,7 +147,8 @@ def render_points(x, y, color=None, *, width: int = 800, height: int = 800, how:
         else:
             df["c"] = pd.Categorical(np.asarray(col)); agg_fn = ds.count_cat("c")
     def rng_of(v):
-        if clip > 0:  # quantiles of a strided sample of <= 1M points: accurate to ~1e-3 and 10x cheaper than a full sort
+        # quantiles of a strided sample of <= 1M points: accurate to ~1e-3 and 10x cheaper than a full sort
+        if clip > 0:
             lo, hi = np.nanquantile(v[:: max(1, len(v) // 1_000_000)], [clip, 1 - clip])
         else: lo, hi = np.nanmin(v), np.nanmax(v)
         pad = (hi - lo) * 0.03 or 1.0
@@ -155,16 +167,19 @@ def render_points(x, y, color=None, *, width: int = 800, height: int = 800, how:
         if missing: raise ValueError(f"color_key has no colour for categories {missing}")
         img = tf.shade(agg, color_key=[key[c] for c in cats], how=how)
     else:
-        img = tf.shade(agg, cmap=cmap or (["#d9e8f5", "#0072B2", "#08306b"] if col is None else ["#0072B2", "#f7f7f7", "#D55E00"]), how=how)
+        img = tf.shade(agg, cmap=cmap or (["#d9e8f5", "#0072B2", "#08306b"] if col is None
+                                          else ["#0072B2", "#f7f7f7", "#D55E00"]), how=how)
     if spread: img = tf.spread(img, px=spread)
     img = tf.set_background(img, "white")
     t3 = time.perf_counter()
     return {"agg": agg, "image": img, "x_range": xr_, "y_range": yr_, "color_key": key,
             "timings": {"range_s": t1 - t0, "aggregate_s": t2 - t1, "shade_s": t3 - t2, "render_s": t3 - t0}}
 
-def activation_atlas(X, color=None, *, method: str = "pca", projection: dict | None = None, seed: int = 0, title: str = "",
+def activation_atlas(X, color=None, *, method: str = "pca", projection: dict | None = None, seed: int = 0,
+                     title: str = "",
                      **render_kwargs) -> Atlas:
-    "Project activations `X` [n, d] (NumPy, torch, Dask) to 2-D out-of-core and render every point with Datashader, coloured by `color`."
+    """Project activations `X` [n, d] (NumPy, torch, Dask) to 2-D out-of-core and render every point with Datashader,
+    coloured by `color`."""
     import dask
     X = _as_dask(X)
     timings = {"warmup_s": warmup()}
@@ -197,14 +212,17 @@ def token_classes(token_ids, tokenizer):
     return pd.Categorical.from_codes(table[inv.reshape(-1)], TOKEN_CLASSES)
 
 def atlas_from_store(store, site: str, color: str | None = "token_class", tokenizer=None, **kwargs) -> Atlas:
-    "Atlas of `site` over every token of an `ActivationStore`, coloured by 'token_class' (needs `tokenizer`), 'position', 'doc_id' or None."
+    """Atlas of `site` over every token of an `ActivationStore`, coloured by 'token_class' (needs `tokenizer`),
+    'position', 'doc_id' or None."""
     X = store.to_dask(site)
     if color is None: c = None
     elif color == "token_class":
-        if tokenizer is None: raise ValueError("color='token_class' needs the tokenizer: atlas_from_store(store, site, tokenizer=tok)")
+        if tokenizer is None: raise ValueError("color='token_class' needs the tokenizer: atlas_from_store(store, site, "
+                                               "tokenizer=tok)")
         c = token_classes(store.read("token_id"), tokenizer)
     elif color in ("position", "doc_id", "seq_id", "token_id"): c = store.read(color).astype(np.float32)
-    else: raise ValueError(f"color must be 'token_class', 'position', 'doc_id', 'seq_id', 'token_id' or None, got {color!r}")
+    else: raise ValueError("color must be 'token_class', 'position', 'doc_id', 'seq_id', 'token_id' or None, got "
+                           f"{color!r}")
     kwargs.setdefault("title", f"{site} · {store.n_tokens:,} tokens · coloured by {color}")
     return activation_atlas(X, c, **kwargs)
 
@@ -224,5 +242,6 @@ def synthetic_activations(n: int, d: int = 64, n_classes: int = 5, chunk_rows: i
     for i, start in enumerate(range(0, n, chunk_rows)):
         m = min(chunk_rows, n - start)
         b = delayed(block, nout=2, pure=True)(i, m)
-        Xs.append(da.from_delayed(b[0], shape=(m, d), dtype=np.float32)); Cs.append(da.from_delayed(b[1], shape=(m,), dtype=np.int8))
+        Xs.append(da.from_delayed(b[0], shape=(m, d), dtype=np.float32))
+        Cs.append(da.from_delayed(b[1], shape=(m,), dtype=np.int8))
     return da.concatenate(Xs), da.concatenate(Cs)

@@ -35,10 +35,12 @@ _BASE_CSS = """
 #__ID__ { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; font-size: 13px; color: #222; margin: 8px 0; }
 #__ID__ .interp-title { font-weight: 600; margin-bottom: 6px; }
 #__ID__ .interp-bar { display: flex; flex-wrap: wrap; gap: 4px; margin-bottom: 6px; }
-#__ID__ button { font: inherit; font-size: 12px; padding: 2px 7px; border: 1px solid #bbb; border-radius: 4px; background: #f7f7f7; cursor: pointer; }
+#__ID__ button { font: inherit; font-size: 12px; padding: 2px 7px; border: 1px solid #bbb; border-radius: 4px;
+  background: #f7f7f7; cursor: pointer; }
 #__ID__ button.active { background: #0072B2; color: #fff; border-color: #0072B2; }
 #__ID__ .interp-tokens { line-height: 1.9; max-width: 100%; }
-#__ID__ .interp-tok { white-space: pre; padding: 1px 1px; margin: 0 1px; border-radius: 3px; cursor: pointer; border: 1px solid transparent; font-family: ui-monospace, Menlo, Consolas, monospace; }
+#__ID__ .interp-tok { white-space: pre; padding: 1px 1px; margin: 0 1px; border-radius: 3px; cursor: pointer;
+  border: 1px solid transparent; font-family: ui-monospace, Menlo, Consolas, monospace; }
 #__ID__ .interp-tok.query { border-color: #222; }
 #__ID__ .interp-info { margin-top: 6px; min-height: 1.4em; color: #444; font-size: 12px; white-space: pre-wrap; }
 """
@@ -60,7 +62,8 @@ class View:
                 f'<script>(function(){{"use strict";var root=document.getElementById("{uid}");if(!root)return;'
                 f'var DATA=JSON.parse(root.querySelector("script.interp-data").textContent);{js}}})();</script></div>')
         if not full_page: return frag
-        return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(getattr(self, "title", None) or "interp view")}</title>'
+        return ('<!DOCTYPE html><html><head><meta '
+                f'charset="utf-8"><title>{html.escape(getattr(self, "title", None) or "interp view")}</title>'
                 f'</head><body>{frag}</body></html>')
 
     def save(self, path) -> Path:
@@ -76,7 +79,8 @@ class View:
 # %% ../../nbs/viz/41_views.ipynb #485609c8
 _ATTN_CSS = """
 #__ID__ .interp-attn-main { display: flex; gap: 14px; align-items: flex-start; flex-wrap: wrap; }
-#__ID__ canvas.interp-matrix { width: 200px; height: 200px; image-rendering: pixelated; border: 1px solid #ccc; cursor: crosshair; }
+#__ID__ canvas.interp-matrix { width: 200px; height: 200px; image-rendering: pixelated; border: 1px solid #ccc;
+  cursor: crosshair; }
 #__ID__ .interp-tokens { flex: 1; min-width: 240px; }
 """
 
@@ -87,11 +91,14 @@ var head=0, query=DATA.n-1, pinned=false;
 function fmt(t){return JSON.stringify(t);}
 function paint(){
   var row=DATA.p[head][query];
-  for(var j=0;j<tokens.length;j++){var a=row[j]; tokens[j].style.backgroundColor="rgba(0,114,178,"+Math.min(a/Math.max(DATA.rowmax[head][query],1e-9),1).toFixed(3)+")";
+  for(var j=0;j<tokens.length;j++){var a=row[j];
+    tokens[j].style.backgroundColor="rgba(0,114,178,"+
+      Math.min(a/Math.max(DATA.rowmax[head][query],1e-9),1).toFixed(3)+")";
     tokens[j].classList.toggle("query", j===query);}
   for(var h=0;h<heads.length;h++) heads[h].classList.toggle("active", h===head);
   var order=row.map(function(a,j){return [a,j];}).sort(function(x,y){return y[0]-x[0];}).slice(0,3);
-  info.textContent="head "+DATA.heads[head]+" · query "+fmt(DATA.tokens[query])+" ("+query+")"+(pinned?" [pinned]":"")+" → "+
+  info.textContent="head "+DATA.heads[head]+" · query "+fmt(DATA.tokens[query])+" ("+query+")"+
+    (pinned?" [pinned]":"")+" → "+
     order.map(function(o){return fmt(DATA.tokens[o[1]])+" "+o[0].toFixed(2);}).join(", ");
   root.setAttribute("data-head", head); root.setAttribute("data-query", query);
   drawMatrix();
@@ -99,13 +106,15 @@ function paint(){
 function drawMatrix(){
   if(!cv) return; var n=DATA.n, ctx=cv.getContext("2d"), img=ctx.createImageData(n,n), P=DATA.p[head];
   for(var i=0;i<n;i++) for(var j=0;j<n;j++){var a=Math.min(P[i][j]/Math.max(DATA.rowmax[head][i],1e-9),1), o=4*(i*n+j);
-    img.data[o]=Math.round(255-255*a); img.data[o+1]=Math.round(255-141*a); img.data[o+2]=Math.round(255-77*a); img.data[o+3]=255;
+    img.data[o]=Math.round(255-255*a); img.data[o+1]=Math.round(255-141*a); img.data[o+2]=Math.round(255-77*a);
+    img.data[o+3]=255;
     if(i===query){img.data[o]=Math.round(img.data[o]*0.85);}}
   ctx.putImageData(img,0,0);
 }
 for(var j=0;j<tokens.length;j++)(function(j){
   tokens[j].addEventListener("mouseenter",function(){if(!pinned){query=j;paint();}});
-  tokens[j].addEventListener("click",function(){if(pinned&&query===j){pinned=false;}else{pinned=true;query=j;}paint();});
+  tokens[j].addEventListener("click",function(){
+    if(pinned&&query===j){pinned=false;}else{pinned=true;query=j;}paint();});
 })(j);
 for(var h=0;h<heads.length;h++)(function(h){heads[h].addEventListener("click",function(){head=h;paint();});})(h);
 if(cv) cv.addEventListener("mousemove",function(e){if(pinned)return; var r=cv.getBoundingClientRect();
@@ -114,7 +123,8 @@ paint();
 """
 
 class AttentionView(View):
-    "Attention of each query token over the tokens, per head: hover/click tokens to pick the query, buttons to pick the head."
+    """Attention of each query token over the tokens, per head: hover/click tokens to pick the query, buttons to pick
+    the head."""
     kind = "attention"
 
     def __init__(self, tokens, pattern, head_labels=None, title: str | None = None, decimals: int = 3):
@@ -125,13 +135,16 @@ class AttentionView(View):
             head_labels = head_labels or [f"L{l}H{h}" for l in range(n_l) for h in range(n_h)]
             p = p.reshape(n_l * n_h, *p.shape[2:])
         if p.ndim != 3 or p.shape[1] != p.shape[2]:
-            raise ValueError(f"pattern must be [q, k], [heads, q, k] or [layers, heads, q, k] with q == k, got shape {_np(pattern).shape}")
+            raise ValueError("pattern must be [q, k], [heads, q, k] or [layers, heads, q, k] with q == k, got shape "
+                             f"{_np(pattern).shape}")
         if len(tokens) != p.shape[-1]:
-            raise ValueError(f"{len(tokens)} tokens but the pattern covers {p.shape[-1]} positions; pass the tokens of the same sequence")
+            raise ValueError(f"{len(tokens)} tokens but the pattern covers {p.shape[-1]} positions; pass the tokens of "
+                             "the same sequence")
         if not np.isfinite(p).all(): raise ValueError("pattern contains NaN or inf; pass softmax probabilities")
         self.tokens, self.pattern = [str(t) for t in tokens], np.round(p, decimals)
         self.head_labels = [str(h) for h in (head_labels or [f"H{h}" for h in range(p.shape[0])])]
-        if len(self.head_labels) != p.shape[0]: raise ValueError(f"{len(self.head_labels)} head labels for {p.shape[0]} heads")
+        if len(self.head_labels) != p.shape[0]: raise ValueError(f"{len(self.head_labels)} head labels for "
+                                                                 f"{p.shape[0]} heads")
         self.title = title
 
     @classmethod
@@ -139,7 +152,8 @@ class AttentionView(View):
         "Build from an `ActivationCache` holding `blocks.{i}.attn.pattern` sites (all captured layers by default)."
         keys = [k for k in cache.keys() if k.startswith("blocks.") and k.endswith(".attn.pattern")]
         if layers is not None: keys = [f"blocks.{l}.attn.pattern" for l in layers]
-        if not keys: raise KeyError("the cache holds no blocks.{i}.attn.pattern site; capture e.g. 'blocks.0.attn.pattern'")
+        if not keys: raise KeyError("the cache holds no blocks.{i}.attn.pattern site; capture e.g. "
+                                    "'blocks.0.attn.pattern'")
         labels, pats = [], []
         for k in keys:
             P = _np(cache[k])[batch]; l = k.split(".")[1]
@@ -153,13 +167,16 @@ class AttentionView(View):
         toks = "".join(f'<span class="interp-tok{" query" if j == q0 else ""}" data-pos="{j}" '
                        f'style="background-color:{_rgba(P[0, q0, j], rowmax[0, q0], False)}">{_tok_text(t)}</span>'
                        for j, t in enumerate(self.tokens))
-        btns = "".join(f'<button class="interp-head-btn{" active" if h == 0 else ""}" data-head="{h}">{html.escape(lab)}</button>'
+        btns = "".join(f'<button class="interp-head-btn{" active" if h == 0 else ""}" '
+                       f'data-head="{h}">{html.escape(lab)}</button>'
                        for h, lab in enumerate(self.head_labels))
         title = f'<div class="interp-title">{html.escape(self.title)}</div>' if self.title else ""
         data = {"n": n, "tokens": self.tokens, "heads": self.head_labels, "p": P.tolist(), "rowmax": rowmax.tolist()}
         body = (f'{title}<div class="interp-bar">{btns}</div><div class="interp-attn-main">'
-                f'<canvas class="interp-matrix" width="{n}" height="{n}" title="attention matrix (rows: queries)"></canvas>'
-                f'<div class="interp-tokens">{toks}</div></div><div class="interp-info">head {html.escape(self.head_labels[0])} · '
+                f'<canvas class="interp-matrix" width="{n}" height="{n}" title="attention matrix (rows: '
+                'queries)"></canvas>'
+                f'<div class="interp-tokens">{toks}</div></div><div class="interp-info">head '
+                f'{html.escape(self.head_labels[0])} · '
                 f'query {_tok_text(json.dumps(self.tokens[q0]))} ({q0})</div>{self._data_tag(data)}')
         return body, _ATTN_CSS, _ATTN_JS
 
@@ -168,7 +185,8 @@ _TOK_JS = r"""
 var tokens=root.querySelectorAll(".interp-tok"), btns=root.querySelectorAll(".interp-feat-btn"),
     sel=root.querySelector("select.interp-feat-select"), info=root.querySelector(".interp-info");
 var feat=0;
-function col(v,m){var a=m>0?Math.min(Math.abs(v)/m,1):0; return (DATA.signed&&v<0?"rgba(213,94,0,":"rgba(0,114,178,")+a.toFixed(3)+")";}
+function col(v,m){var a=m>0?Math.min(Math.abs(v)/m,1):0;
+  return (DATA.signed&&v<0?"rgba(213,94,0,":"rgba(0,114,178,")+a.toFixed(3)+")";}
 function paint(){
   var m=DATA.vmax[feat];
   for(var j=0;j<tokens.length;j++) tokens[j].style.backgroundColor=col(DATA.v[j][feat],m);
@@ -178,7 +196,9 @@ function paint(){
   info.textContent="feature "+DATA.features[feat]+" · max |value| "+m.toPrecision(3)+" · hover a token";
 }
 for(var j=0;j<tokens.length;j++)(function(j){
-  tokens[j].addEventListener("mouseenter",function(){info.textContent=JSON.stringify(DATA.tokens[j])+" ("+j+") · "+DATA.features[feat]+" = "+DATA.v[j][feat].toPrecision(4);});
+  tokens[j].addEventListener("mouseenter",function(){
+    info.textContent=JSON.stringify(DATA.tokens[j])+" ("+j+") · "+DATA.features[feat]+" = "+
+      DATA.v[j][feat].toPrecision(4);});
 })(j);
 for(var b=0;b<btns.length;b++)(function(b){btns[b].addEventListener("click",function(){feat=b;paint();});})(b);
 if(sel) sel.addEventListener("change",function(){feat=parseInt(sel.value);paint();});
@@ -194,30 +214,36 @@ class TokenView(View):
         if v.ndim == 1: v = v[:, None]
         if v.ndim != 2: raise ValueError(f"values must be [positions] or [positions, features], got shape {v.shape}")
         if len(tokens) != v.shape[0]: raise ValueError(f"{len(tokens)} tokens but values has {v.shape[0]} positions")
-        if not np.isfinite(v).all(): raise ValueError("values contain NaN or inf; replace them (e.g. np.nan_to_num) first")
+        if not np.isfinite(v).all(): raise ValueError("values contain NaN or inf; replace them (e.g. np.nan_to_num) "
+                                                      "first")
         self.tokens, self.values = [str(t) for t in tokens], v
         self.feature_labels = [str(f) for f in (feature_labels if feature_labels is not None else range(v.shape[1]))]
-        if len(self.feature_labels) != v.shape[1]: raise ValueError(f"{len(self.feature_labels)} labels for {v.shape[1]} features")
+        if len(self.feature_labels) != v.shape[1]: raise ValueError(f"{len(self.feature_labels)} labels for "
+                                                                    f"{v.shape[1]} features")
         self.signed = bool((v < 0).any()) if signed is None else signed
         self.title = title
 
     def _parts(self, uid):
         v = self.values; vmax = np.abs(v).max(0)
-        toks = "".join(f'<span class="interp-tok" data-pos="{j}" style="background-color:{_rgba(v[j, 0], vmax[0], self.signed)}" '
+        toks = "".join(f'<span class="interp-tok" data-pos="{j}" '
+                       f'style="background-color:{_rgba(v[j, 0], vmax[0], self.signed)}" '
                        f'title="{v[j, 0]:.4g}">{_tok_text(t)}</span>' for j, t in enumerate(self.tokens))
         nf = v.shape[1]
         if nf == 1: bar = ""
         elif nf <= 24:
             bar = '<div class="interp-bar">' + "".join(
-                f'<button class="interp-feat-btn{" active" if i == 0 else ""}" data-feature="{i}">{html.escape(f)}</button>'
+                f'<button class="interp-feat-btn{" active" if i == 0 else ""}" '
+                f'data-feature="{i}">{html.escape(f)}</button>'
                 for i, f in enumerate(self.feature_labels)) + "</div>"
         else:
             bar = '<div class="interp-bar"><select class="interp-feat-select">' + "".join(
-                f'<option value="{i}">{html.escape(f)}</option>' for i, f in enumerate(self.feature_labels)) + "</select></div>"
+                f'<option value="{i}">{html.escape(f)}</option>'
+                for i, f in enumerate(self.feature_labels)) + "</select></div>"
         title = f'<div class="interp-title">{html.escape(self.title)}</div>' if self.title else ""
         data = {"tokens": self.tokens, "features": self.feature_labels, "v": np.round(v, 6).tolist(),
                 "vmax": vmax.tolist(), "signed": self.signed}
-        return (f'{title}{bar}<div class="interp-tokens">{toks}</div><div class="interp-info"></div>{self._data_tag(data)}',
+        return (f'{title}{bar}<div class="interp-tokens">{toks}</div><div '
+                f'class="interp-info"></div>{self._data_tag(data)}',
                 "", _TOK_JS)
 
 # %% ../../nbs/viz/41_views.ipynb #518e91b0
@@ -234,21 +260,26 @@ _CIRCUIT_CSS = """
 """
 
 _CIRCUIT_JS = r"""
-var svg=root.querySelector("svg"), nodes=root.querySelectorAll(".interp-node"), edges=root.querySelectorAll(".interp-edge"),
-    info=root.querySelector(".interp-info"), thr=root.querySelector("input.interp-threshold"), thrLabel=root.querySelector(".interp-threshold-value");
+var svg=root.querySelector("svg"), nodes=root.querySelectorAll(".interp-node"),
+    edges=root.querySelectorAll(".interp-edge"), info=root.querySelector(".interp-info"),
+    thr=root.querySelector("input.interp-threshold"), thrLabel=root.querySelector(".interp-threshold-value");
 var pinned=null;
 function focus(id){
   svg.classList.toggle("focus", id!==null);
   for(var n=0;n<nodes.length;n++) nodes[n].classList.toggle("hl", nodes[n].getAttribute("data-node")===id);
   var lines=[];
-  for(var e=0;e<edges.length;e++){var E=edges[e], on=id!==null&&(E.getAttribute("data-src")===id||E.getAttribute("data-dst")===id)&&!E.classList.contains("hidden");
+  for(var e=0;e<edges.length;e++){var E=edges[e],
+      on=id!==null&&(E.getAttribute("data-src")===id||E.getAttribute("data-dst")===id)&&!E.classList.contains("hidden");
     E.classList.toggle("hl", on);
-    if(on){ var other=E.getAttribute("data-src")===id?("→ "+E.getAttribute("data-dst")):("← "+E.getAttribute("data-src"));
+    if(on){
+      var other=E.getAttribute("data-src")===id?("→ "+E.getAttribute("data-dst")):("← "+E.getAttribute("data-src"));
       lines.push([Math.abs(+E.getAttribute("data-weight")), other+" "+(+E.getAttribute("data-weight")).toFixed(3)]);}
-    if(on) root.querySelector('.interp-node[data-node="'+CSS.escape(E.getAttribute("data-src")===id?E.getAttribute("data-dst"):E.getAttribute("data-src"))+'"]').classList.add("hl");}
+    if(on){var nb=E.getAttribute("data-src")===id?E.getAttribute("data-dst"):E.getAttribute("data-src");
+      root.querySelector('.interp-node[data-node="'+CSS.escape(nb)+'"]').classList.add("hl");}}
   lines.sort(function(a,b){return b[0]-a[0];});
   root.setAttribute("data-focus", id===null?"":id);
-  info.textContent = id===null ? DATA.summary : (DATA.labels[id]+(pinned?" [pinned]":"")+" · "+lines.length+" edges: "+lines.map(function(l){return l[1];}).join(", "));
+  info.textContent = id===null ? DATA.summary : (DATA.labels[id]+(pinned?" [pinned]":"")+" · "+lines.length+
+    " edges: "+lines.map(function(l){return l[1];}).join(", "));
 }
 for(var n=0;n<nodes.length;n++)(function(el){var id=el.getAttribute("data-node");
   el.addEventListener("mouseenter",function(){if(pinned===null)focus(id);});
@@ -256,8 +287,10 @@ for(var n=0;n<nodes.length;n++)(function(el){var id=el.getAttribute("data-node")
   el.addEventListener("click",function(){pinned=(pinned===id)?null:id; focus(pinned===null?id:pinned);});
 })(nodes[n]);
 function applyThreshold(){var t=+thr.value*DATA.wmax; var shown=0;
-  for(var e=0;e<edges.length;e++){var hide=Math.abs(+edges[e].getAttribute("data-weight"))<t; edges[e].classList.toggle("hidden",hide); if(!hide)shown++;}
-  thrLabel.textContent="|w| ≥ "+t.toPrecision(3)+" ("+shown+"/"+edges.length+" edges)"; root.setAttribute("data-shown", shown);
+  for(var e=0;e<edges.length;e++){var hide=Math.abs(+edges[e].getAttribute("data-weight"))<t;
+    edges[e].classList.toggle("hidden",hide); if(!hide)shown++;}
+  thrLabel.textContent="|w| ≥ "+t.toPrecision(3)+" ("+shown+"/"+edges.length+" edges)";
+  root.setAttribute("data-shown", shown);
   focus(pinned);}
 if(thr) thr.addEventListener("input",applyThreshold);
 applyThreshold();
@@ -268,18 +301,21 @@ class CircuitView(View):
     kind = "circuit"
 
     def __init__(self, nodes, edges, title: str | None = None, width: int = 720, row_height: int = 70):
-        norm = []  # nodes: dicts with id, layer (row; lower = closer to the input), optional label; edges: (src, dst, weight)
+        # nodes: dicts with id, layer (row; lower = closer to the input), optional label; edges: (src, dst, weight)
+        norm = []
         for n in nodes:
             if isinstance(n, str): n = {"id": n}
             if "id" not in n: raise ValueError(f"node {n!r} has no 'id'")
-            norm.append({"id": str(n["id"]), "label": str(n.get("label", n["id"])), "layer": float(n["layer"] if "layer" in n else _guess_layer(str(n["id"])))})
+            norm.append({"id": str(n["id"]), "label": str(n.get("label", n["id"])),
+                         "layer": float(n["layer"] if "layer" in n else _guess_layer(str(n["id"])))})
         ids = [n["id"] for n in norm]
         if len(set(ids)) != len(ids): raise ValueError("node ids must be unique")
         es = []
         for e in edges:
             s, d, w = (e["src"], e["dst"], e.get("weight", 1.0)) if isinstance(e, dict) else (tuple(e) + (1.0,))[:3]
             for x in (s, d):
-                if str(x) not in ids: raise ValueError(f"edge {s!r} -> {d!r} names the unknown node {x!r}; add it to nodes")
+                if str(x) not in ids: raise ValueError(f"edge {s!r} -> {d!r} names the unknown node {x!r}; add it to "
+                                                       "nodes")
             es.append((str(s), str(d), float(w)))
         self.nodes, self.edges, self.title, self.width, self.row_height = norm, es, title, width, row_height
 
@@ -309,16 +345,21 @@ class CircuitView(View):
             (x1, y1), (x2, y2) = pos[s], pos[d]
             my = (y1 + y2) / 2
             colour = "#D55E00" if w < 0 else "#0072B2"
-            paths.append(f'<path class="interp-edge" data-src="{html.escape(s)}" data-dst="{html.escape(d)}" data-weight="{w:.6g}" '
-                         f'd="M{x1:.1f},{y1:.1f} C{x1:.1f},{my:.1f} {x2:.1f},{my:.1f} {x2:.1f},{y2:.1f}" stroke="{colour}" '
+            paths.append(f'<path class="interp-edge" data-src="{html.escape(s)}" data-dst="{html.escape(d)}" '
+                         f'data-weight="{w:.6g}" '
+                         f'd="M{x1:.1f},{y1:.1f} C{x1:.1f},{my:.1f} {x2:.1f},{my:.1f} {x2:.1f},{y2:.1f}" '
+                         f'stroke="{colour}" '
                          f'stroke-width="{0.6 + 5 * abs(w) / wmax:.2f}" opacity="{0.35 + 0.6 * abs(w) / wmax:.2f}"/>')
-        circles = "".join(f'<g class="interp-node" data-node="{html.escape(n["id"])}" transform="translate({pos[n["id"]][0]:.1f},{pos[n["id"]][1]:.1f})">'
-                          f'<circle r="17"/><text dy="3.5">{html.escape(n["label"][:8])}</text><title>{html.escape(n["label"])}</title></g>'
+        circles = "".join(f'<g class="interp-node" data-node="{html.escape(n["id"])}" '
+                          f'transform="translate({pos[n["id"]][0]:.1f},{pos[n["id"]][1]:.1f})">'
+                          '<circle r="17"/><text '
+                          f'dy="3.5">{html.escape(n["label"][:8])}</text><title>{html.escape(n["label"])}</title></g>'
                           for n in self.nodes)
         svg = f'<svg viewBox="0 0 {self.width} {H}" width="{self.width}" height="{H}">{"".join(paths)}{circles}</svg>'
         title = f'<div class="interp-title">{html.escape(self.title)}</div>' if self.title else ""
         summary = f"{len(self.nodes)} nodes, {len(self.edges)} edges · hover or click a node"
-        controls = ('<div class="interp-controls">threshold <input type="range" class="interp-threshold" min="0" max="1" step="0.01" value="0"> '
+        controls = ('<div class="interp-controls">threshold <input type="range" class="interp-threshold" min="0" '
+                    'max="1" step="0.01" value="0"> '
                     '<span class="interp-threshold-value"></span></div>')
         data = {"labels": {n["id"]: n["label"] for n in self.nodes}, "wmax": wmax, "summary": summary}
         return (f'{title}{controls}{svg}<div class="interp-info">{html.escape(summary)}</div>{self._data_tag(data)}',
@@ -331,5 +372,6 @@ def _guess_layer(node_id: str) -> float:
     if s in ("embed", "tokens", "input", "hook_embed"): return -1.0
     if s in ("logits", "output", "unembed"): return 1e6
     m = re.search(r"(?:^l|blocks\.|mlp|layer)(\d+)", s)
-    if m is None: raise ValueError(f"cannot infer the layer of node {node_id!r}; give it as {{'id': {node_id!r}, 'layer': ...}}")
+    if m is None: raise ValueError(f"cannot infer the layer of node {node_id!r}; give it as {{'id': {node_id!r}, "
+                                   "'layer': ...}}")
     return float(m.group(1)) + (0.5 if "mlp" in s else 0.0)
