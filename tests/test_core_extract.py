@@ -215,3 +215,16 @@ def test_errors_name_the_fix():
         ActivationsExtractor(nn.Sequential(nn.Linear(2, 2)), "blocks.0.resid_pre")
     with pytest.raises(TypeError, match="positions"): ActivationsExtractor(model, "embed", positions="last")
     with pytest.raises(ValueError, match="max_bytes"): ActivationsExtractor(model, "embed", max_bytes=-1)
+
+
+def test_pattern_captured_alongside_another_site_of_the_same_module():
+    "Sites read by one hook on one module: the attention pattern still switches the model to eager attention."
+    from transformers import LlamaConfig, LlamaForCausalLM
+    torch.manual_seed(0)
+    m = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                     num_attention_heads=4, num_key_value_heads=2)).eval()
+    impl = m.config._attn_implementation
+    c = ActivationsExtractor(m, ["blocks.0.attn.out", "blocks.0.attn.pattern"]).extract(torch.tensor([[1, 2, 3]]))
+    assert c["blocks.0.attn.pattern"].shape == (1, 4, 3, 3)
+    assert torch.allclose(c["blocks.0.attn.pattern"].sum(-1), torch.ones(1, 4, 3))
+    assert m.config._attn_implementation == impl       # restored after the capture

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import contextlib, math
 import torch
+from fastcore.basics import patch
 from collections.abc import Mapping
 from .models import model_id
 from .sites import canonical_name, model_info, resolve_site
@@ -40,43 +41,48 @@ class ActivationCache(Mapping):
     def __iter__(self): return iter(self._data)
     def __len__(self): return len(self._data)
 
-    @property
-    def nbytes(self) -> int:
-        "Total bytes held by the captured tensors."
-        return sum(t.numel() * t.element_size() for t in self._data.values())
-
-    def sel(self, site: str, heads=None, positions=None):
-        "Slice `site` by `heads` (int or list) and captured-`positions` (indices into the captured position axis)."
-        key = self._key(site); t = self._data[key]; dims = self.dims.get(key)
-        if heads is not None:
-            if dims is None or "head" not in dims:
-                raise ValueError(f"site {key!r} has no head dimension (dims {dims}); per-head sites are "
-                                 "attn.q/k/v/z/pattern")
-            t = select(t, dims.index("head"), [heads] if isinstance(heads, int) else list(heads))
-        if positions is not None:
-            if dims is None or "pos" not in dims: raise ValueError(f"site {key!r} has no known position dimension")
-            t = select(t, dims.index("pos"), normalize_positions(positions))
-        return t
-
-    def to_xarray(self):
-        "A labelled `xarray.Dataset`: one variable per site, dimensions named (batch, pos, head, d_head, ...)."
-        import xarray as xr
-        vars_ = {}
-        for key, t in self._data.items():
-            dims = self.dims.get(key)
-            if dims is None or len(dims) != t.ndim:
-                dims = ("batch", "pos", *[f"{key}.dim{k}" for k in range(2, t.ndim)])[:t.ndim]
-            t = t.detach().cpu()
-            vars_[key] = xr.Variable(dims, (t.float() if t.dtype == torch.bfloat16 else t).numpy())
-        ds = xr.Dataset(vars_)
-        if self.positions is not None and "pos" in ds.dims and len(self.positions) == ds.sizes["pos"]:
-            ds = ds.assign_coords(pos=self.positions)
-        return ds
-
     def __repr__(self):
         items = ", ".join(f"{k}: {tuple(v.shape)}" for k, v in list(self._data.items())[:6])
         more = f", ... ({len(self._data)} sites)" if len(self._data) > 6 else ""
         return f"ActivationCache({items}{more}; {self.nbytes / 2**20:.1f} MiB)"
+
+# %% ../../nbs/core/05_extract.ipynb #bc3e5887
+@patch(as_prop=True)
+def nbytes(self: ActivationCache) -> int:
+    "Total bytes held by the captured tensors."
+    return sum(t.numel() * t.element_size() for t in self._data.values())
+
+# %% ../../nbs/core/05_extract.ipynb #d98fafc9
+@patch
+def sel(self: ActivationCache, site: str, heads=None, positions=None):
+    "Slice `site` by `heads` (int or list) and captured-`positions` (indices into the captured position axis)."
+    key = self._key(site); t = self._data[key]; dims = self.dims.get(key)
+    if heads is not None:
+        if dims is None or "head" not in dims:
+            raise ValueError(f"site {key!r} has no head dimension (dims {dims}); per-head sites are "
+                             "attn.q/k/v/z/pattern")
+        t = select(t, dims.index("head"), [heads] if isinstance(heads, int) else list(heads))
+    if positions is not None:
+        if dims is None or "pos" not in dims: raise ValueError(f"site {key!r} has no known position dimension")
+        t = select(t, dims.index("pos"), normalize_positions(positions))
+    return t
+
+# %% ../../nbs/core/05_extract.ipynb #1f8f3ad0
+@patch
+def to_xarray(self: ActivationCache):
+    "A labelled `xarray.Dataset`: one variable per site, dimensions named (batch, pos, head, d_head, ...)."
+    import xarray as xr
+    vars_ = {}
+    for key, t in self._data.items():
+        dims = self.dims.get(key)
+        if dims is None or len(dims) != t.ndim:
+            dims = ("batch", "pos", *[f"{key}.dim{k}" for k in range(2, t.ndim)])[:t.ndim]
+        t = t.detach().cpu()
+        vars_[key] = xr.Variable(dims, (t.float() if t.dtype == torch.bfloat16 else t).numpy())
+    ds = xr.Dataset(vars_)
+    if self.positions is not None and "pos" in ds.dims and len(self.positions) == ds.sizes["pos"]:
+        ds = ds.assign_coords(pos=self.positions)
+    return ds
 
 # %% ../../nbs/core/05_extract.ipynb #fd647992
 class CaptureTooLargeError(MemoryError):
@@ -121,102 +127,113 @@ class ActivationsExtractor:
         for spec in self.specs.values(): self._groups.setdefault((spec.module, spec.phase), []).append(spec)
         self._modules = {key: model.get_submodule(key[0]) for key in self._groups}
 
-    def estimate_bytes(self, *args, **kwargs) -> int:
-        "Bytes the capture of a forward on these inputs will take (module-path sites excluded: their shape is unknown)."
-        bp = _batch_pos(args, kwargs)
-        if bp is None: return 0
-        b, p = bp
-        info = model_info(self.model)
-        sizes = dict(info.dim_sizes()) if info is not None else {}
-        p_sel = len(position_indices(self.positions, p)) if self.positions is not None else p
-        sizes.update(batch=b, pos=p_sel, key_pos=p)
-        item = torch.empty((), dtype=self.dtype).element_size() if self.dtype is not None else \
-               next((q.element_size() for q in self.model.parameters() if q.is_floating_point()), 4)
-        total = 0
-        for spec in self.specs.values():
-            if spec.dims is None or any(sizes.get(d) is None for d in spec.dims): continue
-            total += math.prod(sizes[d] for d in spec.dims) * item
-        return total
-
-    def _check(self, args, kwargs):
-        if self.max_bytes is None: return
-        est = self.estimate_bytes(*args, **kwargs)
-        if est > self.max_bytes:
-            raise CaptureTooLargeError(f"capturing {len(self.specs)} sites would take about {_fmt(est)}, above "
-                                       f"max_bytes={_fmt(self.max_bytes)}. Capture fewer sites, fewer `positions`, a "
-                                       f"smaller batch, a smaller `dtype`, or raise `max_bytes`.")
-
-    def _store_fn(self, spec, store, budget):
-        "The per-site capture step: canonical view -> positions -> dtype/device -> store."
-        key, pos, dtype, device, detach = spec.name, self._pos, self.dtype, self.device, self.detach
-        pos_dim = spec.pos_dim if spec.dims is not None else 1  # module paths: assume [batch, pos, ...]
-        unknown = spec.dims is None and budget is not None
-        def step(args, kwargs, out):
-            t = site_value(spec, args, kwargs, out)
-            if pos is not None and pos_dim is not None and t.ndim > pos_dim: t = select(t, pos_dim, pos)
-            if detach: t = t.detach()
-            if dtype is not None and t.is_floating_point(): t = t.to(dtype)
-            if device is not None: t = t.to(device)
-            if unknown:
-                budget[0] += t.numel() * t.element_size()
-                if budget[0] > budget[1]:
-                    raise CaptureTooLargeError(f"module-path site {key!r} pushed the capture past "
-                                               f"max_bytes={_fmt(budget[1])}; capture fewer sites or positions, or "
-                                               "raise `max_bytes`.")
-            store[key] = t
-        return step
-
-    def _hooks(self, store, budget):
-        "(spec, hook, module) triples: one hook per (module, phase), running the steps of all its sites."
-        out = []
-        for (module, phase), specs in self._groups.items():
-            steps = [self._store_fn(s, store, budget) for s in specs]
-            if phase == "out":
-                if len(steps) == 1 and specs[0].get is None and self._pos is None and self.dtype is None \
-                   and self.device is None and self.detach and budget is None:
-                    key, index = specs[0].name, specs[0].index
-                    def hook(mod, args, o, key=key, index=index):   # the lean path: one dict store
-                        store[key] = (o if isinstance(o, torch.Tensor) else o[index]).detach()
-                else:
-                    def hook(mod, args, o, steps=steps):
-                        for st in steps: st(args, None, o)
-            elif len(steps) == 1 and specs[0].get is None and self._pos is None and self.dtype is None \
-                 and self.device is None and self.detach and budget is None:
-                key, spec = specs[0].name, specs[0]
-                def hook(mod, args, kwargs, key=key, spec=spec):   # lean path for inputs
-                    store[key] = (args[0] if args else site_value(spec, args, kwargs, None)).detach()
-            else:
-                def hook(mod, args, kwargs, steps=steps):
-                    for st in steps: st(args, kwargs, None)
-            out.append((specs[0], hook, self._modules[(module, phase)]))
-        return out
-
-    @contextlib.contextmanager
-    def capture(self):
-        "Capture the sites during every forward run inside the `with` block (the last call wins); yields the cache."
-        store = {}
-        cache = ActivationCache(store, dims={k: s.dims for k, s in self.specs.items()}, model_id=model_id(self.model))
-        budget = [0, self.max_bytes] if self.max_bytes is not None else None
-        with HookSet(self.model) as hs:
-            if self.max_bytes is not None:
-                def check(mod, args, kwargs):
-                    self._check(args, kwargs); budget[0] = self.estimate_bytes(*args, **kwargs)
-                    bp = _batch_pos(args, kwargs)
-                    if bp is not None:
-                        cache.n_pos = bp[1]; cache.positions = position_indices(self.positions, bp[1])
-                hs.handles.append(self.model.register_forward_pre_hook(check, with_kwargs=True))
-            for spec, hook, mod in self._hooks(store, budget): hs.add(spec, hook, mod)
-            yield cache
-
-    def extract(self, *args, **kwargs) -> ActivationCache:
-        "Run `model(*args, **kwargs)` once; return the captured `ActivationCache` (`.output` is the model output)."
-        self._check(args, kwargs)
-        with contextlib.nullcontext() if self.grad else torch.no_grad():
-            with self.capture() as cache:
-                cache.output = self.model(*args, **kwargs)
-        bp = _batch_pos(args, kwargs)
-        if bp is not None: cache.n_pos = bp[1]; cache.positions = position_indices(self.positions, bp[1])
-        return cache
-
     def __repr__(self):
         return f"ActivationsExtractor({len(self.sites)} sites: {self.sites[:4]}{' ...' if len(self.sites) > 4 else ''})"
+
+# %% ../../nbs/core/05_extract.ipynb #cc67a41b
+@patch
+def estimate_bytes(self: ActivationsExtractor, *args, **kwargs) -> int:
+    "Bytes the capture of a forward on these inputs will take (module-path sites excluded: their shape is unknown)."
+    bp = _batch_pos(args, kwargs)
+    if bp is None: return 0
+    b, p = bp
+    info = model_info(self.model)
+    sizes = dict(info.dim_sizes()) if info is not None else {}
+    p_sel = len(position_indices(self.positions, p)) if self.positions is not None else p
+    sizes.update(batch=b, pos=p_sel, key_pos=p)
+    item = torch.empty((), dtype=self.dtype).element_size() if self.dtype is not None else \
+           next((q.element_size() for q in self.model.parameters() if q.is_floating_point()), 4)
+    total = 0
+    for spec in self.specs.values():
+        if spec.dims is None or any(sizes.get(d) is None for d in spec.dims): continue
+        total += math.prod(sizes[d] for d in spec.dims) * item
+    return total
+
+@patch
+def _check(self: ActivationsExtractor, args, kwargs):
+    if self.max_bytes is None: return
+    est = self.estimate_bytes(*args, **kwargs)
+    if est > self.max_bytes:
+        raise CaptureTooLargeError(f"capturing {len(self.specs)} sites would take about {_fmt(est)}, above "
+                                   f"max_bytes={_fmt(self.max_bytes)}. Capture fewer sites, fewer `positions`, a "
+                                   f"smaller batch, a smaller `dtype`, or raise `max_bytes`.")
+
+# %% ../../nbs/core/05_extract.ipynb #64272bd6
+@patch
+def _store_fn(self: ActivationsExtractor, spec, store, budget):
+    "The per-site capture step: canonical view -> positions -> dtype/device -> store."
+    key, pos, dtype, device, detach = spec.name, self._pos, self.dtype, self.device, self.detach
+    pos_dim = spec.pos_dim if spec.dims is not None else 1  # module paths: assume [batch, pos, ...]
+    unknown = spec.dims is None and budget is not None
+    def step(args, kwargs, out):
+        t = site_value(spec, args, kwargs, out)
+        if pos is not None and pos_dim is not None and t.ndim > pos_dim: t = select(t, pos_dim, pos)
+        if detach: t = t.detach()
+        if dtype is not None and t.is_floating_point(): t = t.to(dtype)
+        if device is not None: t = t.to(device)
+        if unknown:
+            budget[0] += t.numel() * t.element_size()
+            if budget[0] > budget[1]:
+                raise CaptureTooLargeError(f"module-path site {key!r} pushed the capture past "
+                                           f"max_bytes={_fmt(budget[1])}; capture fewer sites or positions, or "
+                                           "raise `max_bytes`.")
+        store[key] = t
+    return step
+
+# %% ../../nbs/core/05_extract.ipynb #b7f00fdc
+@patch
+def _hooks(self: ActivationsExtractor, store, budget):
+    "(spec, hook, module) triples: one hook per (module, phase), running the steps of all its sites."
+    out = []
+    for (module, phase), specs in self._groups.items():
+        steps = [self._store_fn(s, store, budget) for s in specs]
+        if phase == "out":
+            if len(steps) == 1 and specs[0].get is None and self._pos is None and self.dtype is None \
+               and self.device is None and self.detach and budget is None:
+                key, index = specs[0].name, specs[0].index
+                def hook(mod, args, o, key=key, index=index):   # the lean path: one dict store
+                    store[key] = (o if isinstance(o, torch.Tensor) else o[index]).detach()
+            else:
+                def hook(mod, args, o, steps=steps):
+                    for st in steps: st(args, None, o)
+        elif len(steps) == 1 and specs[0].get is None and self._pos is None and self.dtype is None \
+             and self.device is None and self.detach and budget is None:
+            key, spec = specs[0].name, specs[0]
+            def hook(mod, args, kwargs, key=key, spec=spec):   # lean path for inputs
+                store[key] = (args[0] if args else site_value(spec, args, kwargs, None)).detach()
+        else:
+            def hook(mod, args, kwargs, steps=steps):
+                for st in steps: st(args, kwargs, None)
+        lead = next((s for s in specs if s.needs_eager), specs[0])   # the group needs eager attention if any site does
+        out.append((lead, hook, self._modules[(module, phase)]))
+    return out
+
+# %% ../../nbs/core/05_extract.ipynb #442a9511
+@patch
+@contextlib.contextmanager
+def capture(self: ActivationsExtractor):
+    "Capture the sites during every forward run inside the `with` block (the last call wins); yields the cache."
+    store = {}
+    cache = ActivationCache(store, dims={k: s.dims for k, s in self.specs.items()}, model_id=model_id(self.model))
+    budget = [0, self.max_bytes] if self.max_bytes is not None else None
+    with HookSet(self.model) as hs:
+        if self.max_bytes is not None:
+            def check(mod, args, kwargs):
+                self._check(args, kwargs); budget[0] = self.estimate_bytes(*args, **kwargs)
+                bp = _batch_pos(args, kwargs)
+                if bp is not None:
+                    cache.n_pos = bp[1]; cache.positions = position_indices(self.positions, bp[1])
+            hs.handles.append(self.model.register_forward_pre_hook(check, with_kwargs=True))
+        for spec, hook, mod in self._hooks(store, budget): hs.add(spec, hook, mod)
+        yield cache
+
+@patch
+def extract(self: ActivationsExtractor, *args, **kwargs) -> ActivationCache:
+    "Run `model(*args, **kwargs)` once; return the captured `ActivationCache` (`.output` is the model output)."
+    self._check(args, kwargs)
+    with contextlib.nullcontext() if self.grad else torch.no_grad():
+        with self.capture() as cache:
+            cache.output = self.model(*args, **kwargs)
+    bp = _batch_pos(args, kwargs)
+    if bp is not None: cache.n_pos = bp[1]; cache.positions = position_indices(self.positions, bp[1])
+    return cache

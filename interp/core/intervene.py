@@ -8,6 +8,7 @@ import contextlib, sys, weakref
 from dataclasses import dataclass
 from typing import Callable
 import torch
+from fastcore.basics import patch
 from .sites import SiteSpec, model_info, resolve_site
 from .hooks import HookSet, normalize_positions, position_indices, site_value, with_site_value
 from .extract import ActivationCache
@@ -49,25 +50,6 @@ class Intervention:
         "The replacement for the whole tensor `t` (only the region is taken from it)."
         raise NotImplementedError
 
-    def mask(self, t, spec):
-        "Boolean mask of the region, broadcastable to `t` (None = everything)."
-        if self.heads is None and self.positions is None: return None
-        shape = [1] * t.ndim
-        m = torch.ones((), dtype=torch.bool, device=t.device)
-        if self.heads is not None:
-            hd = spec.head_dim; n = t.shape[hd]
-            bad = [h for h in _norm_heads(self.heads) if not -n <= h < n]
-            if bad: raise IndexError(f"{self.site}: heads {bad} out of range for {n} heads")
-            s = list(shape); s[hd] = n
-            hm = torch.zeros(n, dtype=torch.bool, device=t.device); hm[_norm_heads(self.heads)] = True
-            m = m & hm.view(s)
-        if self.positions is not None:
-            pd = spec.pos_dim if spec.pos_dim is not None else 1; n = t.shape[pd]
-            s = list(shape); s[pd] = n
-            pm = torch.zeros(n, dtype=torch.bool, device=t.device); pm[position_indices(self.positions, n)] = True
-            m = m & pm.view(s)
-        return m
-
     def __call__(self, t, spec):
         new = self.edit(t, spec)
         heads, pos = self.heads, self.positions
@@ -87,28 +69,51 @@ class Intervention:
         out[idx] = (new if new.shape == t.shape else new.expand(t.shape))[idx]
         return out
 
-    def validate(self, model, spec: SiteSpec):
-        "Check what can be checked before any forward pass (called when the scope opens)."
-        if not spec.writable and not _pattern_route(spec):
-            raise ValueError(f"cannot intervene on {spec.name!r}, it is read-only on this model: {spec.note}")
-        heads = _norm_heads(self.heads)
-        if heads is not None:
-            if spec.head_dim is None:
-                raise ValueError(f"{type(self).__name__}({self.site!r}, heads=...): this site has no head dimension "
-                                 f"(dims {spec.dims}). Per-head sites are blocks.{{i}}.attn.q/k/v/z/pattern; "
-                                 f"to ablate a head's contribution use `attn.z`.")
-            info = model_info(model)
-            gqa = info is not None and info.n_kv_heads and info.n_kv_heads < info.n_heads
-            if gqa and spec.name.endswith(("attn.k", "attn.v")):
-                rep = info.n_heads // info.n_kv_heads
-                groups = {h // rep for h in heads}
-                if set(heads) != {g * rep + r for g in groups for r in range(rep)}:
-                    whole = [g * rep + r for g in sorted(groups) for r in range(rep)]
-                    raise ValueError(f"{spec.name}: {rep} query heads share each K/V head (grouped-query attention), "
-                                     f"so heads must cover whole groups, e.g. {whole}; for a single head edit "
-                                     "`attn.q` or `attn.z`.")
-        if self.positions is not None:
-            normalize_positions(self.positions)
+# %% ../../nbs/core/06_intervene.ipynb #959049c3
+@patch
+def mask(self: Intervention, t, spec):
+    "Boolean mask of the region, broadcastable to `t` (None = everything)."
+    if self.heads is None and self.positions is None: return None
+    shape = [1] * t.ndim
+    m = torch.ones((), dtype=torch.bool, device=t.device)
+    if self.heads is not None:
+        hd = spec.head_dim; n = t.shape[hd]
+        bad = [h for h in _norm_heads(self.heads) if not -n <= h < n]
+        if bad: raise IndexError(f"{self.site}: heads {bad} out of range for {n} heads")
+        s = list(shape); s[hd] = n
+        hm = torch.zeros(n, dtype=torch.bool, device=t.device); hm[_norm_heads(self.heads)] = True
+        m = m & hm.view(s)
+    if self.positions is not None:
+        pd = spec.pos_dim if spec.pos_dim is not None else 1; n = t.shape[pd]
+        s = list(shape); s[pd] = n
+        pm = torch.zeros(n, dtype=torch.bool, device=t.device); pm[position_indices(self.positions, n)] = True
+        m = m & pm.view(s)
+    return m
+
+# %% ../../nbs/core/06_intervene.ipynb #7f9d1a58
+@patch
+def validate(self: Intervention, model, spec: SiteSpec):
+    "Check what can be checked before any forward pass (called when the scope opens)."
+    if not spec.writable and not _pattern_route(spec):
+        raise ValueError(f"cannot intervene on {spec.name!r}, it is read-only on this model: {spec.note}")
+    heads = _norm_heads(self.heads)
+    if heads is not None:
+        if spec.head_dim is None:
+            raise ValueError(f"{type(self).__name__}({self.site!r}, heads=...): this site has no head dimension "
+                             f"(dims {spec.dims}). Per-head sites are blocks.{{i}}.attn.q/k/v/z/pattern; "
+                             f"to ablate a head's contribution use `attn.z`.")
+        info = model_info(model)
+        gqa = info is not None and info.n_kv_heads and info.n_kv_heads < info.n_heads
+        if gqa and spec.name.endswith(("attn.k", "attn.v")):
+            rep = info.n_heads // info.n_kv_heads
+            groups = {h // rep for h in heads}
+            if set(heads) != {g * rep + r for g in groups for r in range(rep)}:
+                whole = [g * rep + r for g in sorted(groups) for r in range(rep)]
+                raise ValueError(f"{spec.name}: {rep} query heads share each K/V head (grouped-query attention), "
+                                 f"so heads must cover whole groups, e.g. {whole}; for a single head edit "
+                                 "`attn.q` or `attn.z`.")
+    if self.positions is not None:
+        normalize_positions(self.positions)
 
 # %% ../../nbs/core/06_intervene.ipynb #523b46c2
 def _source(value, site, t, what):

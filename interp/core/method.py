@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib, functools, inspect, json, re
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from fastcore.basics import patch
 from .models import model_id
 from .result import Result, same, to_jsonable
 # importable from here too, for code written before results had their own module
@@ -164,52 +165,62 @@ class InterpretationMethod:
         "The capability flags of this technique."
         return {k: bool(getattr(cls, k)) for k in CAPABILITIES}
 
-    def get_params(self) -> dict:
-        "The hyper-parameters, as passed to `__init__`."
-        return {k: getattr(self, k) for k in self._param_names()}
-
-    def set_params(self, **params) -> "InterpretationMethod":
-        "Set hyper-parameters (checked against `__init__`'s); returns self."
-        allowed = self._param_names()
-        for k, v in params.items():
-            if k not in allowed:
-                raise TypeError(f"{type(self).__name__} has no hyper-parameter {k!r}; valid ones: {sorted(allowed)}."
-                                f"{_closest(k, allowed)}")
-            setattr(self, k, v)
-        return self
-
-    def clone(self) -> "InterpretationMethod":
-        "A new, unfitted technique with the same hyper-parameters."
-        return type(self)(**self.get_params())
-
-    @property
-    def fitted_attributes(self) -> list[str]:
-        "Names of the learned attributes (trailing underscore) set so far."
-        return [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]
-
-    @property
-    def is_fitted(self) -> bool: return bool(self.fitted_attributes)
-
-    def check_fitted(self) -> None:
-        "Raise `NotFittedError` unless `fit` has set learned state."
-        if not self.is_fitted:
-            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call .fit(...) before "
-                                 f".{FAMILIES[self.family]}(...)")
-
-    def fit(self, *args, **kwargs) -> "InterpretationMethod":
-        "Learn state (attributes ending in `_`) and return self; techniques without learned state need not override it."
-        return self
-
-    def result(self, data, *, model=None, sites=(), result_type: type | None = None, **fields_) -> Result:
-        "Wrap `data` in a `Result` (or `result_type`) carrying this technique's provenance."
-        rt = result_type or Result
-        return rt(data=data, method=self.registry_name(), params=_provenance_params(self.get_params()),
-                  model_id=model_id(model), sites=[sites] if isinstance(sites, str) else list(sites),
-                  seed=getattr(self, "seed", None), **fields_)
-
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
+
+# %% ../../nbs/core/09_method.ipynb #f25b68dd
+@patch
+def get_params(self: InterpretationMethod) -> dict:
+    "The hyper-parameters, as passed to `__init__`."
+    return {k: getattr(self, k) for k in self._param_names()}
+
+@patch
+def set_params(self: InterpretationMethod, **params) -> "InterpretationMethod":
+    "Set hyper-parameters (checked against `__init__`'s); returns self."
+    allowed = self._param_names()
+    for k, v in params.items():
+        if k not in allowed:
+            raise TypeError(f"{type(self).__name__} has no hyper-parameter {k!r}; valid ones: {sorted(allowed)}."
+                            f"{_closest(k, allowed)}")
+        setattr(self, k, v)
+    return self
+
+@patch
+def clone(self: InterpretationMethod) -> "InterpretationMethod":
+    "A new, unfitted technique with the same hyper-parameters."
+    return type(self)(**self.get_params())
+
+# %% ../../nbs/core/09_method.ipynb #35346789
+@patch(as_prop=True)
+def fitted_attributes(self: InterpretationMethod) -> list[str]:
+    "Names of the learned attributes (trailing underscore) set so far."
+    return [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]
+
+@patch(as_prop=True)
+def is_fitted(self: InterpretationMethod) -> bool: return bool(self.fitted_attributes)
+
+@patch
+def check_fitted(self: InterpretationMethod) -> None:
+    "Raise `NotFittedError` unless `fit` has set learned state."
+    if not self.is_fitted:
+        raise NotFittedError(f"{type(self).__name__} is not fitted yet: call .fit(...) before "
+                             f".{FAMILIES[self.family]}(...)")
+
+# %% ../../nbs/core/09_method.ipynb #8b6fada5
+@patch
+def fit(self: InterpretationMethod, *args, **kwargs) -> "InterpretationMethod":
+    "Learn state (attributes ending in `_`) and return self; techniques without learned state need not override it."
+    return self
+
+@patch
+def result(self: InterpretationMethod, data, *, model=None, sites=(), result_type: type | None = None,
+           **fields_) -> Result:
+    "Wrap `data` in a `Result` (or `result_type`) carrying this technique's provenance."
+    rt = result_type or Result
+    return rt(data=data, method=self.registry_name(), params=_provenance_params(self.get_params()),
+              model_id=model_id(model), sites=[sites] if isinstance(sites, str) else list(sites),
+              seed=getattr(self, "seed", None), **fields_)
 
 # %% ../../nbs/core/09_method.ipynb #5b0e6a15
 def _provenance_params(params: dict) -> dict:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 import numpy as np
+from fastcore.basics import patch
 from .runtime import library_version
 
 # %% auto #0
@@ -189,6 +190,13 @@ def same(a, b) -> bool:
 _RESULT_TYPES: dict[str, type] = {}
 _DF_ATTRS = ("method", "params", "model_id", "sites", "library_version", "seed")   # provenance copied to `.attrs`
 
+def _np(x):
+    if type(x).__module__.startswith("torch"):
+        x = x.detach().cpu()
+        x = (x.float() if str(x.dtype) == "torch.bfloat16" else x).numpy()
+    return np.asarray(x)
+
+# %% ../../nbs/core/08_result.ipynb #62b212c4
 @dataclass(repr=False, eq=False)
 class Result:
     "A technique's output `data` plus provenance; `.plot()`, `.to_df()`, `.to_json()` / `Result.from_json`."
@@ -224,66 +232,6 @@ class Result:
 
     def _validate(self): pass
 
-    @property
-    def provenance(self) -> dict:
-        "Everything but the data."
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "data"}
-
-    def to_json(self, path: str | Path | None = None, indent: int | None = None) -> str:
-        "Serialise exactly to JSON (written to `path` when given); `Result.from_json` reads it back."
-        payload = {"type": type(self).__name__, **{f.name: to_jsonable(getattr(self, f.name)) for f in fields(self)}}
-        s = json.dumps(payload, indent=indent, allow_nan=False)
-        if path is not None: Path(path).write_text(s)
-        return s
-
-    @classmethod
-    def from_json(cls, src: str | Path) -> "Result":
-        "Read a result written by `to_json` (a JSON string or a file path), restoring its type."
-        is_path = isinstance(src, Path) or (isinstance(src, str) and not src.lstrip().startswith("{"))
-        text = Path(src).read_text() if is_path else src
-        payload = json.loads(text)
-        name = payload.pop("type", "Result")
-        # the class asked for wins over the registry: a notebook re-defining an exported Result type loads into its own
-        rt = cls if name == cls.__name__ else Result if name == "Result" else _RESULT_TYPES.get(name)
-        if rt is None:
-            raise ValueError(f"unknown result type {name!r}: import the module that defines it before loading")
-        if not issubclass(rt, cls): raise TypeError(f"the JSON holds a {name}, not a {cls.__name__}")
-        return rt(**{k: from_jsonable(v) for k, v in payload.items()})
-
-    def equals(self, other) -> bool:
-        "Exact equality of type, data and provenance."
-        if type(self) is not type(other): return False
-        return all(same(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
-
-    def to_df(self):
-        "The data as a DataFrame (arrays in long form: one column per dim plus `value`); provenance in `.attrs`."
-        import pandas as pd
-        d = self.data
-        if isinstance(d, pd.DataFrame): df = d.copy()
-        elif isinstance(d, pd.Series): df = d.to_frame()
-        elif isinstance(d, dict): df = pd.DataFrame({k: _np(v) for k, v in d.items()})
-        else:
-            a = _np(d)
-            dims = self.dims or tuple(f"dim_{i}" for i in range(a.ndim))
-            axes = [np.asarray(self.coords.get(k, range(n))) for k, n in zip(dims, a.shape)]
-            grids = np.meshgrid(*axes, indexing="ij")
-            df = pd.DataFrame({**{k: g.reshape(-1) for k, g in zip(dims, grids)}, "value": a.reshape(-1)})
-        df.attrs.update({k: v for k, v in self.provenance.items() if k in _DF_ATTRS})
-        return df
-
-    def plot(self, ax=None, **kwargs):
-        "Plot with the library's look (see `interp.viz.plots`); returns the matplotlib Axes."
-        from interp.viz import plots
-        return plots.plot_result(self, ax=ax, **kwargs)
-
-    @property
-    def title(self) -> str:
-        "A default plot title: technique, model and site."
-        bits = [self.meta.get("title") or self.method or type(self).__name__]
-        if self.model_id: bits.append(str(self.model_id))
-        if len(self.sites) == 1: bits.append(str(self.sites[0]))
-        return " · ".join(bits)
-
     def __repr__(self):
         d = self.data
         if hasattr(d, "shape") and hasattr(d, "dtype"): desc = f"{type(d).__name__}{list(d.shape)} {d.dtype}"
@@ -294,11 +242,74 @@ class Result:
                 f"model_id={self.model_id!r}, sites={sites}, params={self.params}, seed={self.seed}, "
                 f"version={self.library_version!r})")
 
-def _np(x):
-    if type(x).__module__.startswith("torch"):
-        x = x.detach().cpu()
-        x = (x.float() if str(x.dtype) == "torch.bfloat16" else x).numpy()
-    return np.asarray(x)
+# %% ../../nbs/core/08_result.ipynb #7cca9d91
+@patch(as_prop=True)
+def provenance(self: Result) -> dict:
+    "Everything but the data."
+    return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "data"}
+
+@patch
+def to_json(self: Result, path: str | Path | None = None, indent: int | None = None) -> str:
+    "Serialise exactly to JSON (written to `path` when given); `Result.from_json` reads it back."
+    payload = {"type": type(self).__name__, **{f.name: to_jsonable(getattr(self, f.name)) for f in fields(self)}}
+    s = json.dumps(payload, indent=indent, allow_nan=False)
+    if path is not None: Path(path).write_text(s)
+    return s
+
+# %% ../../nbs/core/08_result.ipynb #814ca7ca
+@patch(cls_method=True)
+def from_json(cls: Result, src: str | Path) -> "Result":
+    "Read a result written by `to_json` (a JSON string or a file path), restoring its type."
+    is_path = isinstance(src, Path) or (isinstance(src, str) and not src.lstrip().startswith("{"))
+    text = Path(src).read_text() if is_path else src
+    payload = json.loads(text)
+    name = payload.pop("type", "Result")
+    # the class asked for wins over the registry: a notebook re-defining an exported Result type loads into its own
+    rt = cls if name == cls.__name__ else Result if name == "Result" else _RESULT_TYPES.get(name)
+    if rt is None:
+        raise ValueError(f"unknown result type {name!r}: import the module that defines it before loading")
+    if not issubclass(rt, cls): raise TypeError(f"the JSON holds a {name}, not a {cls.__name__}")
+    return rt(**{k: from_jsonable(v) for k, v in payload.items()})
+
+# %% ../../nbs/core/08_result.ipynb #46adbb7c
+@patch
+def equals(self: Result, other) -> bool:
+    "Exact equality of type, data and provenance."
+    if type(self) is not type(other): return False
+    return all(same(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
+
+# %% ../../nbs/core/08_result.ipynb #95eb64e3
+@patch
+def to_df(self: Result):
+    "The data as a DataFrame (arrays in long form: one column per dim plus `value`); provenance in `.attrs`."
+    import pandas as pd
+    d = self.data
+    if isinstance(d, pd.DataFrame): df = d.copy()
+    elif isinstance(d, pd.Series): df = d.to_frame()
+    elif isinstance(d, dict): df = pd.DataFrame({k: _np(v) for k, v in d.items()})
+    else:
+        a = _np(d)
+        dims = self.dims or tuple(f"dim_{i}" for i in range(a.ndim))
+        axes = [np.asarray(self.coords.get(k, range(n))) for k, n in zip(dims, a.shape)]
+        grids = np.meshgrid(*axes, indexing="ij")
+        df = pd.DataFrame({**{k: g.reshape(-1) for k, g in zip(dims, grids)}, "value": a.reshape(-1)})
+    df.attrs.update({k: v for k, v in self.provenance.items() if k in _DF_ATTRS})
+    return df
+
+# %% ../../nbs/core/08_result.ipynb #e46c4943
+@patch
+def plot(self: Result, ax=None, **kwargs):
+    "Plot with the library's look (see `interp.viz.plots`); returns the matplotlib Axes."
+    from interp.viz import plots
+    return plots.plot_result(self, ax=ax, **kwargs)
+
+@patch(as_prop=True)
+def title(self: Result) -> str:
+    "A default plot title: technique, model and site."
+    bits = [self.meta.get("title") or self.method or type(self).__name__]
+    if self.model_id: bits.append(str(self.model_id))
+    if len(self.sites) == 1: bits.append(str(self.sites[0]))
+    return " · ".join(bits)
 
 # %% ../../nbs/core/08_result.ipynb #8698a9f9
 @dataclass(repr=False, eq=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html, time
 from dataclasses import dataclass, field
 import numpy as np
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['Excerpt', 'excerpt_html', 'NeuronRecord', 'records_from_table', 'logit_effects', 'FeatureCatalogue',
@@ -223,46 +224,52 @@ class FeatureCatalogue:
         if token_id not in self._vocab: self._vocab[token_id] = self.tokenizer.decode([token_id])
         return self._vocab[token_id]
 
-    def values(self, site: str, neuron: int) -> np.ndarray:
-        "The neuron's activation on every stored token (the site is read from disk once, then kept)."
-        if site not in self._cols:
-            if site not in self.store.sites: raise KeyError(f"{site!r} is not in this catalogue; sites: {self.sites}")
-            self._cols[site] = self.store.read(site)
-        a = self._cols[site]
-        if not 0 <= neuron < a.shape[1]:
-            raise IndexError(f"neuron {neuron} out of range: {site} has {a.shape[1]} neurons")
-        return a[:, neuron].astype(np.float32)
-
-    def stats_df(self, site: str):
-        "One row per neuron: mean, std, min, max (from the streaming statistics)."
-        import pandas as pd
-        s = self.stats[site]
-        return pd.DataFrame({k: np.asarray(s[k], dtype=float)
-                             for k in ("mean", "std", "min", "max")}).rename_axis("neuron")
-
-    def record(self, site: str, neuron: int, n_top: int = 10, n_random: int = 10, window: int = 16, after: int = 4,
-               seed: int = 0, logits: bool = True) -> NeuronRecord:
-        """The `NeuronRecord` of `neuron` at `site`: excerpts around its top-k rows, random excerpts, histogram,
-        logit effects."""
-        vals, rows = self.topk[site]
-        rec = records_from_table(self.values(site, neuron), self.token_ids, self.seq_of, self.pos_of, self.decode, site,
-                                 neuron, n_top, n_random, window, after, seed,
-                                 top_rows=rows[:, neuron][rows[:, neuron] >= 0],  # -1 pads columns short of k rows
-                                 model_id=self.store.attrs.get("model"))
-        if logits and self.model is not None and site.endswith("mlp.post"):
-            rec.logit_effects = logit_effects(self.model, self.tokenizer, int(site.split(".")[1]), neuron)
-        return rec
-
-    def sample_neurons(self, site: str, n: int, seed: int = 0, min_max: float = 0.0) -> list[int]:
-        "`n` random neurons of `site` whose maximum exceeds `min_max` (dead neurons make no page)."
-        mx = np.asarray(self.stats[site]["max"])
-        alive = np.flatnonzero(mx > min_max)
-        return sorted(int(i) for i in np.random.default_rng(seed).choice(alive, size=min(n, len(alive)), replace=False))
-
     def __repr__(self):
         t = self.timing
         return (f"FeatureCatalogue({self.sites}, {self.n_tokens} tokens, k={next(iter(self.topk.values()))[0].shape[0]}"
                 + (f", built in {t['build_s']:.1f} s at {t['tokens_per_s']:.0f} tokens/s)" if "build_s" in t else ")"))
+
+# %% ../../nbs/methods/68_catalogue.ipynb #1194142f
+@patch
+def values(self: FeatureCatalogue, site: str, neuron: int) -> np.ndarray:
+    "The neuron's activation on every stored token (the site is read from disk once, then kept)."
+    if site not in self._cols:
+        if site not in self.store.sites: raise KeyError(f"{site!r} is not in this catalogue; sites: {self.sites}")
+        self._cols[site] = self.store.read(site)
+    a = self._cols[site]
+    if not 0 <= neuron < a.shape[1]:
+        raise IndexError(f"neuron {neuron} out of range: {site} has {a.shape[1]} neurons")
+    return a[:, neuron].astype(np.float32)
+
+@patch
+def stats_df(self: FeatureCatalogue, site: str):
+    "One row per neuron: mean, std, min, max (from the streaming statistics)."
+    import pandas as pd
+    s = self.stats[site]
+    return pd.DataFrame({k: np.asarray(s[k], dtype=float)
+                         for k in ("mean", "std", "min", "max")}).rename_axis("neuron")
+
+# %% ../../nbs/methods/68_catalogue.ipynb #8fb13801
+@patch
+def record(self: FeatureCatalogue, site: str, neuron: int, n_top: int = 10, n_random: int = 10, window: int = 16,
+           after: int = 4, seed: int = 0, logits: bool = True) -> NeuronRecord:
+    """The `NeuronRecord` of `neuron` at `site`: excerpts around its top-k rows, random excerpts, histogram,
+    logit effects."""
+    vals, rows = self.topk[site]
+    rec = records_from_table(self.values(site, neuron), self.token_ids, self.seq_of, self.pos_of, self.decode, site,
+                             neuron, n_top, n_random, window, after, seed,
+                             top_rows=rows[:, neuron][rows[:, neuron] >= 0],  # -1 pads columns short of k rows
+                             model_id=self.store.attrs.get("model"))
+    if logits and self.model is not None and site.endswith("mlp.post"):
+        rec.logit_effects = logit_effects(self.model, self.tokenizer, int(site.split(".")[1]), neuron)
+    return rec
+
+@patch
+def sample_neurons(self: FeatureCatalogue, site: str, n: int, seed: int = 0, min_max: float = 0.0) -> list[int]:
+    "`n` random neurons of `site` whose maximum exceeds `min_max` (dead neurons make no page)."
+    mx = np.asarray(self.stats[site]["max"])
+    alive = np.flatnonzero(mx > min_max)
+    return sorted(int(i) for i in np.random.default_rng(seed).choice(alive, size=min(n, len(alive)), replace=False))
 
 # %% ../../nbs/methods/68_catalogue.ipynb #0b3d7e52
 def build_catalogue(model, tokenizer, texts, sites, path, ctx_len: int = 64, batch_size: int = 16, k: int = 32,

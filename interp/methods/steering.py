@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 import numpy as np
 import torch
+from fastcore.basics import patch
 from ..core.extract import ActivationsExtractor, hooks_on
 from ..core.intervene import Intervention, Replace, intervene
 from ..core.sites import model_info
@@ -195,10 +196,6 @@ class SteeringMethod(InterpretationMethod):
     @property
     def site(self) -> str: return f"blocks.{self.layer}.resid_post"
 
-    def _direction(self, model, tokenizer, data) -> tuple[torch.Tensor, dict]:
-        "The one step a technique overrides: `(vector [d_model], data summary)` from contrastive `data`."
-        raise NotImplementedError
-
     def fit(self, model, tokenizer, data) -> "SteeringMethod":
         "Fit the direction from contrastive `data` (its form depends on the technique); sets `vector_`, returns self."
         _check_steering(self, model)
@@ -211,33 +208,6 @@ class SteeringMethod(InterpretationMethod):
                                       meta)
         return self
 
-    @classmethod
-    def from_vector(cls, vector: SteeringVector, **params) -> "SteeringMethod":
-        "A fitted technique that steers with a saved `vector` (its site sets `layer`; others by keyword)."
-        if not isinstance(vector, SteeringVector):
-            raise TypeError(f"expected a SteeringVector, got {type(vector).__name__}")
-        out = cls(layer=vector.layer, **params)
-        out.resid_norm_, out.vector_ = vector.meta.get("resid_norm", 1.0), vector
-        return out
-
-    def added(self, coeff: float | None = None) -> torch.Tensor:
-        "The vector the steering adds at `coeff` (default: the `coeff` hyper-parameter), after scaling."
-        self.check_fitted(); _check_steering(self)
-        return _scaled(self.vector_.vector, self.coeff if coeff is None else coeff, self.scale, self.resid_norm_)
-
-    def intervention(self, coeff: float | None = None, prompt_len: int | None = None) -> SteeringAddition:
-        "The steering as an intervention for `interp.core.intervene.intervene(model, [...])`, composable with others."
-        if self.positions == "after_prompt" and prompt_len is None:
-            raise ValueError("positions='after_prompt' needs prompt_len= (the number of prompt tokens)")
-        start = prompt_len if self.positions == "after_prompt" else 0
-        return SteeringAddition(self.site, self.added(coeff), start, self.vector_.model_id)
-
-    @contextmanager
-    def applied(self, model, coeff: float | None = None, prompt_len: int | None = None):
-        "Inside the block every forward of `model` is steered at `coeff`; the hook is removed on exit."
-        self.check_fitted(); _check_steering(self, model)
-        with intervene(model, [self.intervention(coeff, prompt_len)]): yield model
-
     def steer(self, model, task: SteeringTask) -> SweepResult:
         "Run `task`'s read-outs at each of its coefficients: a `SweepResult` of the metrics against `coeff`."
         _check_steering(self, model)
@@ -245,6 +215,44 @@ class SteeringMethod(InterpretationMethod):
         meta = dict(x="coeff", prompts=list(task.prompts), readouts={k: repr(f) for k, f in task.readouts.items()},
                     title=f"{self.registry_name()} sweep", **extra)
         return self.result(rows, model=model, sites=[self.site], result_type=SweepResult, meta=meta)
+
+# %% ../../nbs/methods/64_steering.ipynb #2d5838b6
+@patch
+def _direction(self: SteeringMethod, model, tokenizer, data) -> tuple[torch.Tensor, dict]:
+    "The one step a technique overrides: `(vector [d_model], data summary)` from contrastive `data`."
+    raise NotImplementedError
+
+@patch(cls_method=True)
+def from_vector(cls: SteeringMethod, vector: SteeringVector, **params) -> "SteeringMethod":
+    "A fitted technique that steers with a saved `vector` (its site sets `layer`; others by keyword)."
+    if not isinstance(vector, SteeringVector):
+        raise TypeError(f"expected a SteeringVector, got {type(vector).__name__}")
+    out = cls(layer=vector.layer, **params)
+    out.resid_norm_, out.vector_ = vector.meta.get("resid_norm", 1.0), vector
+    return out
+
+# %% ../../nbs/methods/64_steering.ipynb #897a354f
+@patch
+def added(self: SteeringMethod, coeff: float | None = None) -> torch.Tensor:
+    "The vector the steering adds at `coeff` (default: the `coeff` hyper-parameter), after scaling."
+    self.check_fitted(); _check_steering(self)
+    return _scaled(self.vector_.vector, self.coeff if coeff is None else coeff, self.scale, self.resid_norm_)
+
+@patch
+def intervention(self: SteeringMethod, coeff: float | None = None, prompt_len: int | None = None) -> SteeringAddition:
+    "The steering as an intervention for `interp.core.intervene.intervene(model, [...])`, composable with others."
+    if self.positions == "after_prompt" and prompt_len is None:
+        raise ValueError("positions='after_prompt' needs prompt_len= (the number of prompt tokens)")
+    start = prompt_len if self.positions == "after_prompt" else 0
+    return SteeringAddition(self.site, self.added(coeff), start, self.vector_.model_id)
+
+# %% ../../nbs/methods/64_steering.ipynb #6c73d2a0
+@patch
+@contextmanager
+def applied(self: SteeringMethod, model, coeff: float | None = None, prompt_len: int | None = None):
+    "Inside the block every forward of `model` is steered at `coeff`; the hook is removed on exit."
+    self.check_fitted(); _check_steering(self, model)
+    with intervene(model, [self.intervention(coeff, prompt_len)]): yield model
 
 # %% ../../nbs/methods/64_steering.ipynb #af1e8577
 def _need(data, what):

@@ -8,6 +8,7 @@ import fnmatch, itertools, queue, threading, time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 import numpy as np
+from fastcore.basics import patch
 from ..kernels import stats as kernels
 
 # %% auto #0
@@ -62,38 +63,6 @@ class Subscription:
         self.thread = threading.Thread(target=self._run, name=f"interp-bus:{name}", daemon=True)
         self.thread.start()
 
-    def matches(self, topic: str) -> bool:
-        "True when `topic` matches one of this subscription's glob patterns."
-        return self.topics is None or any(fnmatch.fnmatchcase(topic, p) for p in self.topics)
-
-    def _account(self, ev, sign):
-        with self._lock:
-            self.pending_bytes += sign * ev.nbytes
-            if sign > 0:
-                self.high_water_bytes = max(self.high_water_bytes, self.pending_bytes)
-                self.high_water_events = max(self.high_water_events, self.queue.qsize())
-
-    def offer(self, ev: Event):
-        "Queue `ev` according to the policy (called by the bus on the publisher's thread)."
-        self.received += 1
-        if self.policy == "block":
-            while True:  # wait in slices so that a dead worker cannot hang the publisher forever
-                if not self.thread.is_alive():
-                    raise SubscriberError(f"subscriber {self.name!r} stopped; its thread is dead")
-                try: self.queue.put(ev, timeout=0.1); break
-                except queue.Full: continue
-        else:
-            try: self.queue.put_nowait(ev)
-            except queue.Full:
-                if self.policy == "drop": self.dropped += 1; return
-                try: old = self.queue.get_nowait()
-                except queue.Empty: old = None
-                if old is not None and old is not _STOP:
-                    self._account(old, -1); self.queue.task_done(); self.dropped += 1
-                try: self.queue.put_nowait(ev)
-                except queue.Full: self.dropped += 1; return
-        self._account(ev, +1)
-
     def _run(self):
         while True:
             ev = self.queue.get()
@@ -109,14 +78,53 @@ class Subscription:
                 self.processed += 1
             finally: self.queue.task_done()
 
-    def counters(self) -> dict:
-        "Counters of this subscription: received = processed + dropped + pending."
-        return dict(name=self.name, topics=",".join(self.topics) if self.topics else "*", policy=self.policy,
-                    maxsize=self.maxsize, received=self.received, processed=self.processed, dropped=self.dropped,
-                    pending=self.queue.qsize(), high_water_events=self.high_water_events,
-                    high_water_bytes=self.high_water_bytes, errors=len(self.errors))
-
     def __repr__(self): return f"Subscription({self.name!r}, policy={self.policy!r}, maxsize={self.maxsize})"
+
+# %% ../../nbs/streams/20_bus.ipynb #35ea8fc5
+@patch
+def matches(self: Subscription, topic: str) -> bool:
+    "True when `topic` matches one of this subscription's glob patterns."
+    return self.topics is None or any(fnmatch.fnmatchcase(topic, p) for p in self.topics)
+
+@patch
+def _account(self: Subscription, ev, sign):
+    with self._lock:
+        self.pending_bytes += sign * ev.nbytes
+        if sign > 0:
+            self.high_water_bytes = max(self.high_water_bytes, self.pending_bytes)
+            self.high_water_events = max(self.high_water_events, self.queue.qsize())
+
+# %% ../../nbs/streams/20_bus.ipynb #a9f7770f
+@patch
+def offer(self: Subscription, ev: Event):
+    "Queue `ev` according to the policy (called by the bus on the publisher's thread)."
+    self.received += 1
+    if self.policy == "block":
+        while True:  # wait in slices so that a dead worker cannot hang the publisher forever
+            if not self.thread.is_alive():
+                raise SubscriberError(f"subscriber {self.name!r} stopped; its thread is dead")
+            try: self.queue.put(ev, timeout=0.1); break
+            except queue.Full: continue
+    else:
+        try: self.queue.put_nowait(ev)
+        except queue.Full:
+            if self.policy == "drop": self.dropped += 1; return
+            try: old = self.queue.get_nowait()
+            except queue.Empty: old = None
+            if old is not None and old is not _STOP:
+                self._account(old, -1); self.queue.task_done(); self.dropped += 1
+            try: self.queue.put_nowait(ev)
+            except queue.Full: self.dropped += 1; return
+    self._account(ev, +1)
+
+# %% ../../nbs/streams/20_bus.ipynb #32a7bb4c
+@patch
+def counters(self: Subscription) -> dict:
+    "Counters of this subscription: received = processed + dropped + pending."
+    return dict(name=self.name, topics=",".join(self.topics) if self.topics else "*", policy=self.policy,
+                maxsize=self.maxsize, received=self.received, processed=self.processed, dropped=self.dropped,
+                pending=self.queue.qsize(), high_water_events=self.high_water_events,
+                high_water_bytes=self.high_water_bytes, errors=len(self.errors))
 
 # %% ../../nbs/streams/20_bus.ipynb #dbc12457
 def _as_topics(topics) -> tuple[str, ...] | None:
@@ -150,99 +158,6 @@ class ActivationBus:
         if not isinstance(maxsize, int) or maxsize < 1:
             raise ValueError(f"maxsize must be a positive int (events per queue), got {maxsize!r}")
 
-    def subscribe(self, subscriber: Subscriber | Callable, topics: str | Iterable[str] | None = None,
-                  maxsize: int | None = None, policy: str | None = None, name: str | None = None) -> Subscription:
-        """Attach `subscriber` (object with `on_event`, or a function) to topics matching the glob pattern(s); works
-        while running."""
-        if self.closed: raise RuntimeError("this bus is closed; create a new ActivationBus")
-        if not hasattr(subscriber, "on_event"):
-            if not callable(subscriber):
-                raise TypeError(f"subscriber must have an on_event(event) method or be a function, got {subscriber!r}")
-            subscriber = _FnSubscriber(subscriber)
-        maxsize, policy = maxsize or self.maxsize, policy or self.policy
-        self._check(maxsize, policy)
-        topics = _as_topics(topics) if topics is not None else _as_topics(getattr(subscriber, "topics", None))
-        with self._lock:
-            if any(s.subscriber is subscriber for s in self._subs):
-                raise ValueError(f"{subscriber!r} is already subscribed to this bus")
-            sub = Subscription(subscriber, topics, maxsize, policy,
-                               name or f"{type(subscriber).__name__}#{len(self._subs)}"
-                               if not isinstance(subscriber, _FnSubscriber) else (name or repr(subscriber)))
-            self._subs.append(sub)
-        return sub
-
-    def _find(self, subscriber) -> Subscription:
-        for s in self._subs:
-            if s is subscriber or s.subscriber is subscriber or (isinstance(s.subscriber, _FnSubscriber) and
-                                                                 s.subscriber.fn is subscriber): return s
-        raise KeyError(f"{subscriber!r} is not subscribed to this bus (subscribers: {[s.name for s in self._subs]})")
-
-    def unsubscribe(self, subscriber) -> Subscription:
-        """Detach a subscriber (or its Subscription) after it has handled everything already queued; returns its
-        final counters' owner."""
-        with self._lock:
-            sub = self._find(subscriber); self._subs.remove(sub)
-        self._stop(sub)
-        if sub.errors: raise SubscriberError(f"subscriber {sub.name!r} failed: {sub.errors[0]!r}") from sub.errors[0]
-        return sub
-
-    def _stop(self, sub):
-        while sub.thread.is_alive():
-            try: sub.queue.put(_STOP, timeout=0.1); break
-            except queue.Full: continue
-        sub.thread.join()
-
-    @property
-    def subscriptions(self) -> list[Subscription]: return list(self._subs)
-
-    def publish(self, topic: str, data, step: int | None = None, positions=None, **meta) -> int:
-        "Publish `data` on `topic` to every matching subscription; returns how many subscriptions received it."
-        if self.closed: raise RuntimeError("publish on a closed ActivationBus; create a new one")
-        if not isinstance(topic, str):
-            raise TypeError(f"topic must be a str such as 'blocks.0.resid_post', got {type(topic).__name__}")
-        subs = [s for s in self._subs if s.matches(topic)]
-        self.published += 1
-        if not subs: return 0
-        if hasattr(data, "detach"):
-            data = data.detach()
-            if self.copy: data = data.clone()
-        ev = Event(topic, data, step, positions, meta, next(self._seq), time.perf_counter())
-        for s in subs: s.offer(ev)
-        return len(subs)
-
-    def _drain(self, timeout: float | None = None):
-        "Wait until every queue is empty and idle, including events that subscribers publish while handling others."
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            before = self.published
-            busy = [s for s in list(self._subs) if s.queue.unfinished_tasks]
-            if not busy and self.published == before: return
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"flush timed out waiting for {[s.name for s in busy]}")
-            time.sleep(0.001)
-
-    def flush(self, timeout: float | None = None):
-        "Wait until every subscriber has handled everything queued; raise `SubscriberError` if one failed."
-        self._drain(timeout)
-        self._raise_errors()
-
-    def _raise_errors(self):
-        for s in self._subs:
-            if s.errors: raise SubscriberError(f"subscriber {s.name!r} failed: {s.errors[0]!r}") from s.errors[0]
-
-    def close(self):
-        """Flush (subscribers may publish until then), stop every worker thread (each `on_close` runs) and refuse
-        further publications."""
-        if self.closed: return
-        self._drain()  # subscribers may still publish (e.g. a derived metric) until everything is handled
-        self.closed = True
-        for s in list(self._subs): self._stop(s)
-        self._raise_errors()
-
-    def stats(self) -> list[dict]:
-        "One dict of counters per subscription (`pandas.DataFrame(bus.stats())` makes a table)."
-        return [s.counters() for s in self._subs]
-
     def __enter__(self): return self
     def __exit__(self, typ, val, tb):
         if typ is None: self.close()
@@ -252,6 +167,114 @@ class ActivationBus:
 
     def __repr__(self):
         return f"ActivationBus({len(self._subs)} subscribers, published={self.published}, policy={self.policy!r})"
+
+# %% ../../nbs/streams/20_bus.ipynb #a3692e3c
+@patch
+def subscribe(self: ActivationBus, subscriber: Subscriber | Callable, topics: str | Iterable[str] | None = None,
+              maxsize: int | None = None, policy: str | None = None, name: str | None = None) -> Subscription:
+    """Attach `subscriber` (object with `on_event`, or a function) to topics matching the glob pattern(s); works
+    while running."""
+    if self.closed: raise RuntimeError("this bus is closed; create a new ActivationBus")
+    if not hasattr(subscriber, "on_event"):
+        if not callable(subscriber):
+            raise TypeError(f"subscriber must have an on_event(event) method or be a function, got {subscriber!r}")
+        subscriber = _FnSubscriber(subscriber)
+    maxsize, policy = maxsize or self.maxsize, policy or self.policy
+    self._check(maxsize, policy)
+    topics = _as_topics(topics) if topics is not None else _as_topics(getattr(subscriber, "topics", None))
+    with self._lock:
+        if any(s.subscriber is subscriber for s in self._subs):
+            raise ValueError(f"{subscriber!r} is already subscribed to this bus")
+        sub = Subscription(subscriber, topics, maxsize, policy,
+                           name or f"{type(subscriber).__name__}#{len(self._subs)}"
+                           if not isinstance(subscriber, _FnSubscriber) else (name or repr(subscriber)))
+        self._subs.append(sub)
+    return sub
+
+@patch(as_prop=True)
+def subscriptions(self: ActivationBus) -> list[Subscription]: return list(self._subs)
+
+# %% ../../nbs/streams/20_bus.ipynb #2a91752f
+@patch
+def _find(self: ActivationBus, subscriber) -> Subscription:
+    for s in self._subs:
+        if s is subscriber or s.subscriber is subscriber or (isinstance(s.subscriber, _FnSubscriber) and
+                                                             s.subscriber.fn is subscriber): return s
+    raise KeyError(f"{subscriber!r} is not subscribed to this bus (subscribers: {[s.name for s in self._subs]})")
+
+@patch
+def unsubscribe(self: ActivationBus, subscriber) -> Subscription:
+    """Detach a subscriber (or its Subscription) after it has handled everything already queued; returns its
+    final counters' owner."""
+    with self._lock:
+        sub = self._find(subscriber); self._subs.remove(sub)
+    self._stop(sub)
+    if sub.errors: raise SubscriberError(f"subscriber {sub.name!r} failed: {sub.errors[0]!r}") from sub.errors[0]
+    return sub
+
+@patch
+def _stop(self: ActivationBus, sub):
+    while sub.thread.is_alive():
+        try: sub.queue.put(_STOP, timeout=0.1); break
+        except queue.Full: continue
+    sub.thread.join()
+
+# %% ../../nbs/streams/20_bus.ipynb #80ea018b
+@patch
+def publish(self: ActivationBus, topic: str, data, step: int | None = None, positions=None, **meta) -> int:
+    "Publish `data` on `topic` to every matching subscription; returns how many subscriptions received it."
+    if self.closed: raise RuntimeError("publish on a closed ActivationBus; create a new one")
+    if not isinstance(topic, str):
+        raise TypeError(f"topic must be a str such as 'blocks.0.resid_post', got {type(topic).__name__}")
+    subs = [s for s in self._subs if s.matches(topic)]
+    self.published += 1
+    if not subs: return 0
+    if hasattr(data, "detach"):
+        data = data.detach()
+        if self.copy: data = data.clone()
+    ev = Event(topic, data, step, positions, meta, next(self._seq), time.perf_counter())
+    for s in subs: s.offer(ev)
+    return len(subs)
+
+# %% ../../nbs/streams/20_bus.ipynb #22da87ce
+@patch
+def _drain(self: ActivationBus, timeout: float | None = None):
+    "Wait until every queue is empty and idle, including events that subscribers publish while handling others."
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        before = self.published
+        busy = [s for s in list(self._subs) if s.queue.unfinished_tasks]
+        if not busy and self.published == before: return
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"flush timed out waiting for {[s.name for s in busy]}")
+        time.sleep(0.001)
+
+@patch
+def flush(self: ActivationBus, timeout: float | None = None):
+    "Wait until every subscriber has handled everything queued; raise `SubscriberError` if one failed."
+    self._drain(timeout)
+    self._raise_errors()
+
+@patch
+def _raise_errors(self: ActivationBus):
+    for s in self._subs:
+        if s.errors: raise SubscriberError(f"subscriber {s.name!r} failed: {s.errors[0]!r}") from s.errors[0]
+
+# %% ../../nbs/streams/20_bus.ipynb #0b2b9fd6
+@patch
+def close(self: ActivationBus):
+    """Flush (subscribers may publish until then), stop every worker thread (each `on_close` runs) and refuse
+    further publications."""
+    if self.closed: return
+    self._drain()  # subscribers may still publish (e.g. a derived metric) until everything is handled
+    self.closed = True
+    for s in list(self._subs): self._stop(s)
+    self._raise_errors()
+
+@patch
+def stats(self: ActivationBus) -> list[dict]:
+    "One dict of counters per subscription (`pandas.DataFrame(bus.stats())` makes a table)."
+    return [s.counters() for s in self._subs]
 
 # %% ../../nbs/streams/20_bus.ipynb #8b2c0141
 def _rows(ev: Event):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json, os, re, struct
 from pathlib import Path
 import numpy as np
+from fastcore.basics import patch
 from .bus import Subscriber, Event, torch_as
 from ..core.runtime import library_version
 
@@ -70,6 +71,7 @@ def _shard_meta(path: Path) -> dict:
     return dict(file=path.name, index=int(m["index"]), seq_start=int(m["seq_start"]), seq_end=int(m["seq_end"]),
                 token_start=int(m["token_start"]), n_tokens=int(m["n_tokens"]))
 
+# %% ../../nbs/streams/21_store.ipynb #699b86c7
 class ActivationStore:
     "A folder of atomically committed safetensors shards of per-token activations, plus a JSON manifest."
     def __init__(self, path):
@@ -82,37 +84,6 @@ class ActivationStore:
         self.manifest = json.loads(mf.read_text())
         if self.manifest.get("format") != FORMAT: raise ValueError(f"{mf} is not an {FORMAT} manifest")
         self.refresh()
-
-    @classmethod
-    def create(cls, path, sites: dict[str, int], dtype: str = "float32", exist_ok: bool = False,
-               **attrs) -> "ActivationStore":
-        """Create an empty store for `sites` ({site: width}) stored as `dtype`; `attrs` (model id, corpus, ...) go
-        into the manifest."""
-        path = Path(path)
-        if not isinstance(sites, dict) or not sites or not all(isinstance(k, str) and isinstance(v, int) and v > 0
-                                                               for k, v in sites.items()):
-            raise ValueError(f"sites must be a non-empty dict {{site name: width}}, e.g. {{'blocks.0.resid_post': "
-                             f"576}}; got {sites!r}")
-        clash = set(sites) & set(_META_TENSORS)
-        if clash:
-            raise ValueError(f"site names {sorted(clash)} clash with the store's token metadata columns; rename them")
-        if dtype not in _DTYPES:
-            raise ValueError(f"dtype must be one of {sorted(_DTYPES)} (bfloat16 has no NumPy dtype; store float16 or "
-                             f"float32), got {dtype!r}")
-        if (path / "manifest.json").exists():
-            if not exist_ok:
-                raise FileExistsError(f"a store already exists at {path}; open it with ActivationStore(path) or pass "
-                                      "exist_ok=True to reuse it")
-            store = cls(path)
-            want = dict(sites=dict(sites), dtype=dtype)
-            have = dict(sites=store.manifest["sites"], dtype=store.manifest["dtype"])
-            if want != have: raise ValueError(f"existing store at {path} has {have}, not {want}; use another folder")
-            return store
-        path.mkdir(parents=True, exist_ok=True)
-        manifest = dict(format=FORMAT, version=1, sites=dict(sites), dtype=dtype, attrs=attrs,
-                        metadata_columns=dict(_META_TENSORS), library_version=library_version(), shards=[])
-        _atomic_write_text(path / "manifest.json", json.dumps(manifest, indent=1))
-        return cls(path)
 
     def refresh(self):
         "Rescan the folder: committed shards are the truth (ignore `.tmp` leftovers, adopt shards the manifest missed)."
@@ -139,48 +110,89 @@ class ActivationStore:
         return (f"ActivationStore({str(self.path)!r}, {len(self.sites)} sites, {self.n_tokens} tokens in "
                 f"{len(self.shards)} shards, {self.dtype})")
 
-    def _write_shard(self, arrays: dict, seq_start: int, seq_end: int, n_tokens: int) -> dict:
-        if seq_start != self.n_sequences:
-            raise ValueError(f"shard must start at sequence {self.n_sequences} (the end of the store), not {seq_start}")
-        i = len(self.shards)
-        meta = dict(index=i, seq_start=seq_start, seq_end=seq_end, token_start=self.n_tokens, n_tokens=n_tokens)
-        name = f"shard-{i:08d}.safetensors"
-        write_safetensors(self.path / name, arrays, meta)
-        self.shards.append(dict(file=name, **meta))
-        self.manifest["shards"] = [s["file"] for s in self.shards]
-        _atomic_write_text(self.path / "manifest.json", json.dumps(self.manifest, indent=1),
-                           durable=False)  # shards are the truth
-        return self.shards[-1]
+# %% ../../nbs/streams/21_store.ipynb #5ed57dae
+@patch(cls_method=True)
+def create(cls: ActivationStore, path, sites: dict[str, int], dtype: str = "float32", exist_ok: bool = False,
+           **attrs) -> "ActivationStore":
+    """Create an empty store for `sites` ({site: width}) stored as `dtype`; `attrs` (model id, corpus, ...) go
+    into the manifest."""
+    path = Path(path)
+    if not isinstance(sites, dict) or not sites or not all(isinstance(k, str) and isinstance(v, int) and v > 0
+                                                           for k, v in sites.items()):
+        raise ValueError(f"sites must be a non-empty dict {{site name: width}}, e.g. {{'blocks.0.resid_post': "
+                         f"576}}; got {sites!r}")
+    clash = set(sites) & set(_META_TENSORS)
+    if clash:
+        raise ValueError(f"site names {sorted(clash)} clash with the store's token metadata columns; rename them")
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(_DTYPES)} (bfloat16 has no NumPy dtype; store float16 or "
+                         f"float32), got {dtype!r}")
+    if (path / "manifest.json").exists():
+        if not exist_ok:
+            raise FileExistsError(f"a store already exists at {path}; open it with ActivationStore(path) or pass "
+                                  "exist_ok=True to reuse it")
+        store = cls(path)
+        want = dict(sites=dict(sites), dtype=dtype)
+        have = dict(sites=store.manifest["sites"], dtype=store.manifest["dtype"])
+        if want != have: raise ValueError(f"existing store at {path} has {have}, not {want}; use another folder")
+        return store
+    path.mkdir(parents=True, exist_ok=True)
+    manifest = dict(format=FORMAT, version=1, sites=dict(sites), dtype=dtype, attrs=attrs,
+                    metadata_columns=dict(_META_TENSORS), library_version=library_version(), shards=[])
+    _atomic_write_text(path / "manifest.json", json.dumps(manifest, indent=1))
+    return cls(path)
 
-    def clean_partial(self) -> list[str]:
-        "Delete `.tmp` files left by a killed writer; returns their names."
-        gone = [p.name for p in self.path.glob(".shard-*.tmp")]
-        for n in gone: (self.path / n).unlink()
-        return gone
+# %% ../../nbs/streams/21_store.ipynb #38e6ad58
+@patch
+def _write_shard(self: ActivationStore, arrays: dict, seq_start: int, seq_end: int, n_tokens: int) -> dict:
+    if seq_start != self.n_sequences:
+        raise ValueError(f"shard must start at sequence {self.n_sequences} (the end of the store), not {seq_start}")
+    i = len(self.shards)
+    meta = dict(index=i, seq_start=seq_start, seq_end=seq_end, token_start=self.n_tokens, n_tokens=n_tokens)
+    name = f"shard-{i:08d}.safetensors"
+    write_safetensors(self.path / name, arrays, meta)
+    self.shards.append(dict(file=name, **meta))
+    self.manifest["shards"] = [s["file"] for s in self.shards]
+    _atomic_write_text(self.path / "manifest.json", json.dumps(self.manifest, indent=1),
+                       durable=False)  # shards are the truth
+    return self.shards[-1]
 
-    def _check_site(self, site):
-        if site not in self.sites and site not in _META_TENSORS:
-            import difflib
-            close = difflib.get_close_matches(site, list(self.sites) + list(_META_TENSORS), n=3)
-            raise KeyError(f"{site!r} is not in this store; stored: {sorted(self.sites)} + metadata "
-                           f"{sorted(_META_TENSORS)}" + (f"; did you mean {close}?" if close else ""))
+@patch
+def clean_partial(self: ActivationStore) -> list[str]:
+    "Delete `.tmp` files left by a killed writer; returns their names."
+    gone = [p.name for p in self.path.glob(".shard-*.tmp")]
+    for n in gone: (self.path / n).unlink()
+    return gone
 
-    def read(self, site: str, shard: int | None = None) -> np.ndarray:
-        "NumPy array of `site` (or a metadata column) for one shard, or the whole store when `shard` is None."
-        self._check_site(site)
-        from safetensors import safe_open
-        parts = []
-        for s in (self.shards if shard is None else [self.shards[shard]]):
-            with safe_open(self.path / s["file"], framework="np") as f: parts.append(f.get_tensor(site))
-        if not parts: return np.zeros((0, self.sites[site]) if site in self.sites else (0,), dtype=self._np_dtype(site))
-        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+# %% ../../nbs/streams/21_store.ipynb #73f58e12
+@patch
+def _check_site(self: ActivationStore, site):
+    if site not in self.sites and site not in _META_TENSORS:
+        import difflib
+        close = difflib.get_close_matches(site, list(self.sites) + list(_META_TENSORS), n=3)
+        raise KeyError(f"{site!r} is not in this store; stored: {sorted(self.sites)} + metadata "
+                       f"{sorted(_META_TENSORS)}" + (f"; did you mean {close}?" if close else ""))
 
-    def _np_dtype(self, site): return self.dtype if site in self.sites else _META_TENSORS[site]
+@patch
+def read(self: ActivationStore, site: str, shard: int | None = None) -> np.ndarray:
+    "NumPy array of `site` (or a metadata column) for one shard, or the whole store when `shard` is None."
+    self._check_site(site)
+    from safetensors import safe_open
+    parts = []
+    for s in (self.shards if shard is None else [self.shards[shard]]):
+        with safe_open(self.path / s["file"], framework="np") as f: parts.append(f.get_tensor(site))
+    if not parts: return np.zeros((0, self.sites[site]) if site in self.sites else (0,), dtype=self._np_dtype(site))
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
-    def tokens(self):
-        "pandas DataFrame of the token metadata (token_id, doc_id, seq_id, position), one row per stored token."
-        import pandas as pd
-        return pd.DataFrame({c: self.read(c) for c in _META_TENSORS})
+@patch
+def _np_dtype(self: ActivationStore, site): return self.dtype if site in self.sites else _META_TENSORS[site]
+
+# %% ../../nbs/streams/21_store.ipynb #cbc18459
+@patch
+def tokens(self: ActivationStore):
+    "pandas DataFrame of the token metadata (token_id, doc_id, seq_id, position), one row per stored token."
+    import pandas as pd
+    return pd.DataFrame({c: self.read(c) for c in _META_TENSORS})
 
 # %% ../../nbs/streams/21_store.ipynb #3be7341c
 class StoreWriter(Subscriber):
@@ -210,59 +222,6 @@ class StoreWriter(Subscriber):
         got[ev.topic] = ev
         if len(got) == len(self.topics): self._add_step(self._pending.pop(ev.step))
 
-    def _add_step(self, evs: dict):
-        import torch
-        meta = next(iter(evs.values())).meta
-        missing = [k for k in ("seq_id", "token_id", "mask") if k not in meta]
-        if missing:
-            raise ValueError(f"StoreWriter: events lack metadata {missing}; publish with seq_id=[batch], "
-                             "token_id=[batch,pos], mask=[batch,pos]")
-        seq = torch_as(meta["seq_id"]).reshape(-1).to(torch.int64)
-        want = torch.arange(self.next_seq, self.next_seq + len(seq))
-        if not torch.equal(seq, want):
-            raise ValueError("StoreWriter: sequences must continue the store in order: expected seq_id "
-                             f"{want.tolist()}, got {seq.tolist()}")
-        mask = torch_as(meta["mask"]).bool()
-        b, p = mask.shape
-        keep = mask.reshape(-1); all_kept = bool(keep.all())
-        per_tok = lambda v: (v[:, None].expand(b, p) if v.dim() == 1 else v).reshape(-1)[keep]
-        cols = dict(token_id=per_tok(torch_as(meta["token_id"])), seq_id=per_tok(seq),
-                    doc_id=per_tok(torch_as(meta.get("doc_id", seq))),
-                    position=per_tok(torch_as(meta["position"]) if "position" in meta
-                                     else torch.arange(p)[None].expand(b, p)))
-        dt = getattr(torch, self.store.dtype)
-        for site, w in self.store.sites.items():
-            x = evs[site].data
-            if x.shape[-1] != w or x.numel() != b * p * w:
-                raise ValueError(f"StoreWriter: {site} has shape {tuple(x.shape)}, expected [{b}, {p}, {w}] (mask "
-                                 "shape and store width)")
-            x = x.reshape(b * p, w)
-            if not all_kept: x = x[keep]  # boolean indexing copies: skip it when there is no padding
-            self.buf[site].append(x.to(device="cpu", dtype=dt).contiguous().numpy())
-        for c, npdt in _META_TENSORS.items(): self.buf[c].append(cols[c].numpy().astype(npdt))
-        self.buf_tokens += int(keep.sum()); self.next_seq += b
-        if self.buf_tokens >= self.shard_tokens: self.commit()
-
-    def commit(self):
-        """Hand the buffered steps to the committer thread as one shard (no-op when empty); at most one shard is in
-        flight."""
-        if self.next_seq == self.buf_seq_start: return
-        self.wait()
-        job = (self.buf, self.buf_seq_start, self.next_seq, self.buf_tokens)
-        self._reset()
-        if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="interp-store-commit")
-        self._inflight = self._pool.submit(self.store._write_shard, *job)
-
-    def wait(self):
-        "Block until the shard in flight (if any) is committed; re-raise its error."
-        if self._inflight is None: return
-        fut, self._inflight = self._inflight, None
-        rec = fut.result()
-        self.committed.append(rec)
-        if self.on_commit is not None: self.on_commit(rec)
-
     def on_close(self):
         try:
             if self._pending:
@@ -274,6 +233,64 @@ class StoreWriter(Subscriber):
             if self._pool is not None: self._pool.shutdown(wait=True); self._pool = None
 
     def __repr__(self): return f"StoreWriter({self.store.path}, {len(self.committed)} shards committed)"
+
+# %% ../../nbs/streams/21_store.ipynb #80c1d93c
+@patch
+def _add_step(self: StoreWriter, evs: dict):
+    import torch
+    meta = next(iter(evs.values())).meta
+    missing = [k for k in ("seq_id", "token_id", "mask") if k not in meta]
+    if missing:
+        raise ValueError(f"StoreWriter: events lack metadata {missing}; publish with seq_id=[batch], "
+                         "token_id=[batch,pos], mask=[batch,pos]")
+    seq = torch_as(meta["seq_id"]).reshape(-1).to(torch.int64)
+    want = torch.arange(self.next_seq, self.next_seq + len(seq))
+    if not torch.equal(seq, want):
+        raise ValueError("StoreWriter: sequences must continue the store in order: expected seq_id "
+                         f"{want.tolist()}, got {seq.tolist()}")
+    mask = torch_as(meta["mask"]).bool()
+    b, p = mask.shape
+    keep = mask.reshape(-1); all_kept = bool(keep.all())
+    per_tok = lambda v: (v[:, None].expand(b, p) if v.dim() == 1 else v).reshape(-1)[keep]
+    cols = dict(token_id=per_tok(torch_as(meta["token_id"])), seq_id=per_tok(seq),
+                doc_id=per_tok(torch_as(meta.get("doc_id", seq))),
+                position=per_tok(torch_as(meta["position"]) if "position" in meta
+                                 else torch.arange(p)[None].expand(b, p)))
+    dt = getattr(torch, self.store.dtype)
+    for site, w in self.store.sites.items():
+        x = evs[site].data
+        if x.shape[-1] != w or x.numel() != b * p * w:
+            raise ValueError(f"StoreWriter: {site} has shape {tuple(x.shape)}, expected [{b}, {p}, {w}] (mask "
+                             "shape and store width)")
+        x = x.reshape(b * p, w)
+        if not all_kept: x = x[keep]  # boolean indexing copies: skip it when there is no padding
+        self.buf[site].append(x.to(device="cpu", dtype=dt).contiguous().numpy())
+    for c, npdt in _META_TENSORS.items(): self.buf[c].append(cols[c].numpy().astype(npdt))
+    self.buf_tokens += int(keep.sum()); self.next_seq += b
+    if self.buf_tokens >= self.shard_tokens: self.commit()
+
+# %% ../../nbs/streams/21_store.ipynb #28199b14
+@patch
+def commit(self: StoreWriter):
+    """Hand the buffered steps to the committer thread as one shard (no-op when empty); at most one shard is in
+    flight."""
+    if self.next_seq == self.buf_seq_start: return
+    self.wait()
+    job = (self.buf, self.buf_seq_start, self.next_seq, self.buf_tokens)
+    self._reset()
+    if self._pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="interp-store-commit")
+    self._inflight = self._pool.submit(self.store._write_shard, *job)
+
+@patch
+def wait(self: StoreWriter):
+    "Block until the shard in flight (if any) is committed; re-raise its error."
+    if self._inflight is None: return
+    fut, self._inflight = self._inflight, None
+    rec = fut.result()
+    self.committed.append(rec)
+    if self.on_commit is not None: self.on_commit(rec)
 
 # %% ../../nbs/streams/21_store.ipynb #cfd5cb18
 _WIDTH_DIMS = {"d_model": ("resid_pre", "resid_mid", "resid_post", "attn.out", "mlp.out", "embed", "final_norm"),

@@ -126,6 +126,43 @@ class Atlas:
                 f"{self.image.shape[1]}x{self.image.shape[0]} px, {t})")
 
 # %% ../../nbs/viz/42_atlas.ipynb #5bf2e669
+def _color_agg(df, col, n: int):
+    "Add the colour column `c` to `df` for `col` (categorical or numeric) and return the matching Datashader reduction."
+    import datashader as ds, pandas as pd
+    if col is None: return ds.count()
+    if type(col).__module__.startswith("torch"): col = col.detach().cpu().numpy()
+    if len(col) != n: raise ValueError(f"color has {len(col)} values for {n} points; give one value per token (row "
+                                       "of X)")
+    if isinstance(col, pd.Categorical) or isinstance(getattr(col, "dtype", None), pd.CategoricalDtype):
+        df["c"] = pd.Categorical(col); return ds.count_cat("c")
+    if np.asarray(col).dtype.kind in "fiub":
+        df["c"] = np.asarray(col, dtype=np.float32); return ds.mean("c")
+    df["c"] = pd.Categorical(np.asarray(col)); return ds.count_cat("c")
+
+# %% ../../nbs/viz/42_atlas.ipynb #f8b74b27
+def _range_of(v, clip: float) -> tuple:
+    "The plotted range of `v`: its [clip, 1 - clip] quantiles (min and max when `clip` is 0), padded by 3%."
+    # quantiles of a strided sample of <= 1M points: accurate to ~1e-3 and 10x cheaper than a full sort
+    if clip > 0:
+        lo, hi = np.nanquantile(v[:: max(1, len(v) // 1_000_000)], [clip, 1 - clip])
+    else: lo, hi = np.nanmin(v), np.nanmax(v)
+    pad = (hi - lo) * 0.03 or 1.0
+    return (float(lo - pad), float(hi + pad))
+
+# %% ../../nbs/viz/42_atlas.ipynb #e1f10228
+def _shade(agg, agg_fn, df, color, color_key, cmap, how):
+    "Shade `agg`: categories with `color_key` (default: the palette), numbers with `cmap`; returns (image, key)."
+    import datashader as ds, datashader.transfer_functions as tf
+    if isinstance(agg_fn, ds.count_cat):
+        cats = list(df["c"].cat.categories)
+        key = color_key or {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(cats)}
+        missing = [c for c in cats if c not in key]
+        if missing: raise ValueError(f"color_key has no colour for categories {missing}")
+        return tf.shade(agg, color_key=[key[c] for c in cats], how=how), key
+    return tf.shade(agg, cmap=cmap or (["#d9e8f5", "#0072B2", "#08306b"] if color is None
+                                       else ["#0072B2", "#f7f7f7", "#D55E00"]), how=how), None
+
+# %% ../../nbs/viz/42_atlas.ipynb #a9154c86
 def render_points(x, y, color=None, *, width: int = 800, height: int = 800, how: str = "eq_hist", cmap=None,
                   color_key: dict | None = None, spread: int = 0, clip: float = 0.0005) -> dict:
     """Aggregate and shade points (x, y) with Datashader, coloured by a categorical or numeric `color`; returns agg,
@@ -134,47 +171,21 @@ def render_points(x, y, color=None, *, width: int = 800, height: int = 800, how:
     x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32)
     n = len(x)
     df = pd.DataFrame({"x": x, "y": y})
-    col = color
-    if col is None: agg_fn = ds.count()
-    else:
-        if type(col).__module__.startswith("torch"): col = col.detach().cpu().numpy()
-        if len(col) != n: raise ValueError(f"color has {len(col)} values for {n} points; give one value per token (row "
-                                           "of X)")
-        if isinstance(col, pd.Categorical) or isinstance(getattr(col, "dtype", None), pd.CategoricalDtype):
-            df["c"] = pd.Categorical(col); agg_fn = ds.count_cat("c")
-        elif np.asarray(col).dtype.kind in "fiub":
-            df["c"] = np.asarray(col, dtype=np.float32); agg_fn = ds.mean("c")
-        else:
-            df["c"] = pd.Categorical(np.asarray(col)); agg_fn = ds.count_cat("c")
-    def rng_of(v):
-        # quantiles of a strided sample of <= 1M points: accurate to ~1e-3 and 10x cheaper than a full sort
-        if clip > 0:
-            lo, hi = np.nanquantile(v[:: max(1, len(v) // 1_000_000)], [clip, 1 - clip])
-        else: lo, hi = np.nanmin(v), np.nanmax(v)
-        pad = (hi - lo) * 0.03 or 1.0
-        return (float(lo - pad), float(hi + pad))
+    agg_fn = _color_agg(df, color, n)
     t0 = time.perf_counter()
-    xr_, yr_ = rng_of(x), rng_of(y)
+    xr_, yr_ = _range_of(x, clip), _range_of(y, clip)
     canvas = ds.Canvas(plot_width=width, plot_height=height, x_range=xr_, y_range=yr_)
     t1 = time.perf_counter()
     agg = canvas.points(df, "x", "y", agg_fn)
     t2 = time.perf_counter()
-    key = None
-    if isinstance(agg_fn, ds.count_cat):
-        cats = list(df["c"].cat.categories)
-        key = color_key or {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(cats)}
-        missing = [c for c in cats if c not in key]
-        if missing: raise ValueError(f"color_key has no colour for categories {missing}")
-        img = tf.shade(agg, color_key=[key[c] for c in cats], how=how)
-    else:
-        img = tf.shade(agg, cmap=cmap or (["#d9e8f5", "#0072B2", "#08306b"] if col is None
-                                          else ["#0072B2", "#f7f7f7", "#D55E00"]), how=how)
+    img, key = _shade(agg, agg_fn, df, color, color_key, cmap, how)
     if spread: img = tf.spread(img, px=spread)
     img = tf.set_background(img, "white")
     t3 = time.perf_counter()
     return {"agg": agg, "image": img, "x_range": xr_, "y_range": yr_, "color_key": key,
             "timings": {"range_s": t1 - t0, "aggregate_s": t2 - t1, "shade_s": t3 - t2, "render_s": t3 - t0}}
 
+# %% ../../nbs/viz/42_atlas.ipynb #a51e2bc7
 def activation_atlas(X, color=None, *, method: str = "pca", projection: dict | None = None, seed: int = 0,
                      title: str = "",
                      **render_kwargs) -> Atlas:
