@@ -13,7 +13,7 @@ Usage: python tools/build_site.py [--quick] [--out _site] [--jobs 2] [--force]
 A failing cell stops the build with the notebook's path and the cell's error.
 """
 from __future__ import annotations
-import argparse, hashlib, json, os, re, shutil, subprocess, sys, time
+import argparse, hashlib, json, os, re, shutil, subprocess, sys, threading, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,6 +26,10 @@ _TAGS = {("echo", "false"): "remove-input", ("output", "false"): "remove-output"
 
 
 class SiteError(RuntimeError): pass
+
+
+_PARSE_LOCK = threading.Lock()
+KERNEL_START_ATTEMPTS = 3
 
 
 def load_sidebar() -> list[dict]:
@@ -107,14 +111,19 @@ def execute(rel: str, quick: bool, force: bool) -> tuple[str, float, bool]:
         return rel, 0.0, True
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".prepared.ipynb")
-    write_nb(_prepare(src, quick), tmp)
-    nb = nbformat.read(tmp, as_version=4)
-    client = NotebookClient(nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(src.parent)}},
-                            allow_errors=False, record_timing=False)
+    with _PARSE_LOCK: write_nb(_prepare(src, quick), tmp)   # CPython 3.11's ast.parse is not thread-safe
     t0 = time.time()
-    try: client.execute()
-    except CellExecutionError as e:
-        raise SiteError(f"notebook {rel} failed while building the site:\n{str(e)[-3000:]}") from None
+    for attempt in range(KERNEL_START_ATTEMPTS):
+        nb = nbformat.read(tmp, as_version=4)
+        client = NotebookClient(nb, timeout=3600, kernel_name="python3", allow_errors=False, record_timing=False,
+                                resources={"metadata": {"path": str(src.parent)}}, startup_timeout=120)
+        try: client.execute(); break
+        except CellExecutionError as e:
+            raise SiteError(f"notebook {rel} failed while building the site:\n{str(e)[-3000:]}") from None
+        except RuntimeError as e:   # the kernel did not start (e.g. two kernels raced for one port): start another
+            if attempt + 1 == KERNEL_START_ATTEMPTS:
+                raise SiteError(f"notebook {rel}: no kernel started: {e}") from None
+            print(f"  {rel}: kernel did not start ({e}); retrying", flush=True)
     nbformat.write(nb, out)
     key_file.write_text(key); tmp.unlink(missing_ok=True)
     return rel, time.time() - t0, False
